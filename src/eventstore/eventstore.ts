@@ -1,0 +1,95 @@
+/**
+ * The event store: the only truth latchkey keeps. Every change is an event
+ * appended to an aggregate (a user, an organization, the instance) with a
+ * per-aggregate sequence that starts at 1 and has no gaps. A global position
+ * orders all events for readers that follow the stream.
+ *
+ * Implementations: SQLite (embedded default) and PostgreSQL.
+ */
+
+export interface AggregateRef {
+  readonly type: string;
+  readonly id: string;
+}
+
+export interface NewEvent {
+  readonly type: string;
+  readonly payload: Readonly<Record<string, unknown>>;
+  /** id of the user (or "system") that caused the event */
+  readonly editor: string;
+}
+
+/**
+ * A unique value owned by an aggregate (a username in an organization, the
+ * hash of an access token). Added and removed in the same transaction as the
+ * events, so a value is never claimed twice.
+ */
+export interface UniqueConstraint {
+  readonly kind: string;
+  readonly value: string;
+}
+
+/**
+ * Events for one aggregate, appended only if the aggregate's last sequence is
+ * still `expectedSequence` (0 = the aggregate must not exist yet).
+ */
+export interface AggregateWrite {
+  readonly aggregate: AggregateRef;
+  readonly resourceOwner: string;
+  readonly expectedSequence: number;
+  readonly events: readonly NewEvent[];
+  readonly addUnique?: readonly UniqueConstraint[];
+  readonly removeUnique?: readonly UniqueConstraint[];
+}
+
+export interface StoredEvent {
+  readonly position: number;
+  readonly instanceId: string;
+  readonly aggregateType: string;
+  readonly aggregateId: string;
+  readonly sequence: number;
+  readonly type: string;
+  readonly payload: Readonly<Record<string, unknown>>;
+  readonly createdAt: Date;
+  readonly resourceOwner: string;
+  readonly editor: string;
+}
+
+export interface EventStore {
+  /**
+   * Appends all writes in one transaction: either every event is stored or
+   * none. Resolves only after the transaction is committed.
+   * @throws ConcurrencyError when an aggregate moved past its expected sequence
+   * @throws UniqueConstraintError when a unique value is already taken
+   */
+  append(writes: readonly AggregateWrite[]): Promise<StoredEvent[]>;
+  /** All events of one aggregate in sequence order ([] when it does not exist). */
+  readAggregate(aggregate: AggregateRef): Promise<StoredEvent[]>;
+  /** Up to `limit` events with a position greater than `position`, in order. */
+  readAfter(position: number, limit: number): Promise<StoredEvent[]>;
+  /** The id of the aggregate that holds a unique value, if any. */
+  findUnique(constraint: UniqueConstraint): Promise<string | undefined>;
+  /** Database reachable and migrations applied. */
+  ready(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export class ConcurrencyError extends Error {
+  constructor(
+    readonly aggregate: AggregateRef,
+    readonly expectedSequence: number,
+    readonly actualSequence: number,
+  ) {
+    super(
+      `aggregate ${aggregate.type}/${aggregate.id} is at sequence ${actualSequence}, expected ${expectedSequence}`,
+    );
+    this.name = "ConcurrencyError";
+  }
+}
+
+export class UniqueConstraintError extends Error {
+  constructor(readonly constraint: UniqueConstraint) {
+    super(`unique value of kind ${constraint.kind} is already taken`);
+    this.name = "UniqueConstraintError";
+  }
+}

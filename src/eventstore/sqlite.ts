@@ -1,0 +1,217 @@
+import Database from "better-sqlite3";
+import {
+  ConcurrencyError,
+  UniqueConstraintError,
+  type AggregateRef,
+  type AggregateWrite,
+  type EventStore,
+  type StoredEvent,
+  type UniqueConstraint,
+} from "./eventstore.js";
+import { migrateSqlite, sqliteMigrations } from "./sqlite_migrations.js";
+
+export interface SqliteEventStoreOptions {
+  readonly file: string;
+  readonly instanceId?: string;
+  readonly now?: () => Date;
+  readonly synchronous?: "FULL" | "NORMAL";
+}
+
+export interface SqliteEventStore extends EventStore {
+  /** The raw connection; other modules keep their own tables in the same file. */
+  readonly db: Database.Database;
+}
+
+interface EventRow {
+  position: number;
+  instance_id: string;
+  aggregate_type: string;
+  aggregate_id: string;
+  sequence: number;
+  event_type: string;
+  payload: string;
+  created_at: number;
+  resource_owner: string;
+  editor: string;
+}
+
+type AggregateKey = [instanceId: string, type: string, id: string];
+type UniqueKey = [instanceId: string, kind: string, value: string];
+
+const EVENT_COLUMNS =
+  "position, instance_id, aggregate_type, aggregate_id, sequence, event_type, payload, created_at, resource_owner, editor";
+
+export function openSqliteEventStore(options: SqliteEventStoreOptions): SqliteEventStore {
+  const db = openDatabase(options.file, options.synchronous ?? "FULL");
+  try {
+    migrateSqlite(db);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  return createStore(db, options.instanceId ?? "default", options.now ?? (() => new Date()));
+}
+
+function openDatabase(file: string, synchronous: "FULL" | "NORMAL"): Database.Database {
+  // Pragma values cannot be bound; only these two may reach the SQL text.
+  if (synchronous !== "FULL" && synchronous !== "NORMAL") {
+    throw new Error(`unsupported synchronous mode: ${String(synchronous)}`);
+  }
+  const db = new Database(file, { timeout: 5000 }); // busy_timeout
+  try {
+    db.pragma("journal_mode = WAL");
+    db.pragma(`synchronous = ${synchronous}`);
+    db.pragma("foreign_keys = ON");
+    return db;
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}
+
+function createStore(db: Database.Database, instanceId: string, now: () => Date): SqliteEventStore {
+  const stmt = {
+    maxSequence: db
+      .prepare<AggregateKey, number>(
+        `SELECT coalesce(max(sequence), 0) FROM events
+         WHERE instance_id = ? AND aggregate_type = ? AND aggregate_id = ?`,
+      )
+      .pluck(),
+    insertEvent: db.prepare<[Omit<EventRow, "position">]>(
+      `INSERT INTO events (instance_id, aggregate_type, aggregate_id, sequence, event_type, payload, created_at, resource_owner, editor)
+       VALUES (@instance_id, @aggregate_type, @aggregate_id, @sequence, @event_type, @payload, @created_at, @resource_owner, @editor)`,
+    ),
+    readAggregate: db.prepare<AggregateKey, EventRow>(
+      `SELECT ${EVENT_COLUMNS} FROM events
+       WHERE instance_id = ? AND aggregate_type = ? AND aggregate_id = ? ORDER BY sequence`,
+    ),
+    readAfter: db.prepare<[string, number, number], EventRow>(
+      `SELECT ${EVENT_COLUMNS} FROM events
+       WHERE instance_id = ? AND position > ? ORDER BY position LIMIT ?`,
+    ),
+    insertUnique: db.prepare<[...UniqueKey, string]>(
+      "INSERT INTO unique_constraints (instance_id, kind, value, aggregate_id) VALUES (?, ?, ?, ?)",
+    ),
+    deleteUnique: db.prepare<UniqueKey>(
+      "DELETE FROM unique_constraints WHERE instance_id = ? AND kind = ? AND value = ?",
+    ),
+    findUnique: db
+      .prepare<UniqueKey, string>(
+        "SELECT aggregate_id FROM unique_constraints WHERE instance_id = ? AND kind = ? AND value = ?",
+      )
+      .pluck(),
+    ping: db.prepare<[], number>("SELECT 1").pluck(),
+    migrated: db
+      .prepare<[number], number>("SELECT 1 FROM schema_migrations WHERE version = ?")
+      .pluck(),
+  };
+  const latestVersion = sqliteMigrations.at(-1)?.version ?? 0;
+
+  function currentSequence(aggregate: AggregateRef): number {
+    return stmt.maxSequence.get(instanceId, aggregate.type, aggregate.id) ?? 0;
+  }
+
+  function appendWrite(write: AggregateWrite, createdAt: number): StoredEvent[] {
+    const { aggregate, expectedSequence } = write;
+    const actual = currentSequence(aggregate);
+    if (actual !== expectedSequence) {
+      throw new ConcurrencyError(aggregate, expectedSequence, actual);
+    }
+    const stored = write.events.map((event, i) => {
+      const row = {
+        instance_id: instanceId,
+        aggregate_type: aggregate.type,
+        aggregate_id: aggregate.id,
+        sequence: expectedSequence + i + 1,
+        event_type: event.type,
+        payload: JSON.stringify(event.payload),
+        created_at: createdAt,
+        resource_owner: write.resourceOwner,
+        editor: event.editor,
+      };
+      const result = insertOrThrow(
+        () => stmt.insertEvent.run(row),
+        () => new ConcurrencyError(aggregate, expectedSequence, currentSequence(aggregate)),
+      );
+      return toStoredEvent({ ...row, position: Number(result.lastInsertRowid) });
+    });
+    updateUniques(write);
+    return stored;
+  }
+
+  // Removals first, so a write that removes and re-adds the same value succeeds.
+  function updateUniques(write: AggregateWrite): void {
+    for (const unique of write.removeUnique ?? []) {
+      stmt.deleteUnique.run(instanceId, unique.kind, unique.value);
+    }
+    for (const unique of write.addUnique ?? []) {
+      insertOrThrow(
+        () => stmt.insertUnique.run(instanceId, unique.kind, unique.value, write.aggregate.id),
+        () => new UniqueConstraintError(unique),
+      );
+    }
+  }
+
+  const appendAll = db.transaction((writes: readonly AggregateWrite[]): StoredEvent[] => {
+    const createdAt = now().getTime();
+    return writes.flatMap((write) => appendWrite(write, createdAt));
+  });
+
+  return {
+    db,
+    async append(writes) {
+      return appendAll.immediate(writes);
+    },
+    async readAggregate(aggregate: AggregateRef) {
+      return stmt.readAggregate.all(instanceId, aggregate.type, aggregate.id).map(toStoredEvent);
+    },
+    async readAfter(position: number, limit: number) {
+      return stmt.readAfter.all(instanceId, position, limit).map(toStoredEvent);
+    },
+    async findUnique(constraint: UniqueConstraint) {
+      return stmt.findUnique.get(instanceId, constraint.kind, constraint.value);
+    },
+    async ready() {
+      try {
+        return stmt.ping.get() === 1 && stmt.migrated.get(latestVersion) !== undefined;
+      } catch {
+        return false;
+      }
+    },
+    async close() {
+      if (db.open) db.close();
+    },
+  };
+}
+
+/** Runs an insert, turning a UNIQUE / PRIMARY KEY violation into the domain error. */
+function insertOrThrow(insert: () => Database.RunResult, toError: () => Error): Database.RunResult {
+  try {
+    return insert();
+  } catch (err) {
+    if (isUniqueViolation(err)) throw toError();
+    throw err;
+  }
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  return (
+    err instanceof Database.SqliteError &&
+    (err.code === "SQLITE_CONSTRAINT_UNIQUE" || err.code === "SQLITE_CONSTRAINT_PRIMARYKEY")
+  );
+}
+
+function toStoredEvent(row: EventRow): StoredEvent {
+  return {
+    position: row.position,
+    instanceId: row.instance_id,
+    aggregateType: row.aggregate_type,
+    aggregateId: row.aggregate_id,
+    sequence: row.sequence,
+    type: row.event_type,
+    payload: JSON.parse(row.payload) as Record<string, unknown>,
+    createdAt: new Date(row.created_at),
+    resourceOwner: row.resource_owner,
+    editor: row.editor,
+  };
+}

@@ -1,0 +1,84 @@
+import type Database from "better-sqlite3";
+
+export interface SqliteMigration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+/** Applied in order; append new migrations with a higher version, never edit old ones. */
+export const sqliteMigrations: readonly SqliteMigration[] = [
+  {
+    version: 1,
+    name: "events and unique constraints",
+    sql: `
+      CREATE TABLE events (
+        position INTEGER PRIMARY KEY AUTOINCREMENT,
+        instance_id TEXT NOT NULL,
+        aggregate_type TEXT NOT NULL,
+        aggregate_id TEXT NOT NULL,
+        sequence INTEGER NOT NULL,
+        event_type TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        resource_owner TEXT NOT NULL,
+        editor TEXT NOT NULL,
+        UNIQUE (instance_id, aggregate_type, aggregate_id, sequence)
+      );
+      CREATE TABLE unique_constraints (
+        instance_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        value TEXT NOT NULL,
+        aggregate_id TEXT NOT NULL,
+        PRIMARY KEY (instance_id, kind, value)
+      );
+    `,
+  },
+];
+
+const CREATE_MIGRATIONS_TABLE = `
+  CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    applied_at INTEGER NOT NULL
+  )`;
+
+/**
+ * Applies every migration not yet recorded, each in its own IMMEDIATE
+ * transaction. Safe when several processes open the same file at once.
+ * Returns the versions this call applied.
+ */
+export function migrateSqlite(
+  db: Database.Database,
+  migrations: readonly SqliteMigration[] = sqliteMigrations,
+): number[] {
+  assertAscending(migrations);
+  db.exec(CREATE_MIGRATIONS_TABLE);
+  const isApplied = db
+    .prepare<[number], number>("SELECT 1 FROM schema_migrations WHERE version = ?")
+    .pluck();
+  const record = db.prepare<[number, string, number]>(
+    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+  );
+  const applyOnce = db.transaction((m: SqliteMigration): boolean => {
+    // Another process may have applied it since we looked; now we hold the write lock.
+    if (isApplied.get(m.version) !== undefined) return false;
+    db.exec(m.sql);
+    record.run(m.version, m.name, Date.now());
+    return true;
+  });
+  const applied: number[] = [];
+  for (const m of migrations) {
+    if (isApplied.get(m.version) === undefined && applyOnce.immediate(m)) applied.push(m.version);
+  }
+  return applied;
+}
+
+function assertAscending(migrations: readonly SqliteMigration[]): void {
+  migrations.forEach((m, i) => {
+    const previous = migrations[i - 1];
+    if (previous !== undefined && m.version <= previous.version) {
+      throw new Error(`sqlite migration ${m.version} must come after ${previous.version}`);
+    }
+  });
+}
