@@ -1,0 +1,53 @@
+/**
+ * zitadel.user.v2.UserService handlers: pick the oneof case, call one
+ * command, map the result. Rules live in src/command.
+ */
+import type { ServiceImpl } from "@connectrpc/connect";
+import { UserService } from "../../gen/zitadel/user/v2/user_service_pb.js";
+import { requirePrincipal } from "../command/permissions.js";
+import type { UserCommands } from "../command/user/commands.js";
+import { unimplemented } from "../errors/errors.js";
+import { principalKey } from "./context.js";
+import { toDetails } from "./details.js";
+import { toAddHumanInput, toProtoUser, toResetMedium } from "./user_mapping.js";
+
+export function userService(users: UserCommands): Partial<ServiceImpl<typeof UserService>> {
+  return {
+    async addHumanUser(req, ctx) {
+      const principal = requirePrincipal(ctx.values.get(principalKey));
+      const { userId, details } = await users.addHumanUser(principal, toAddHumanInput(req));
+      return { userId, details: toDetails(details) };
+    },
+
+    async getUserByID(req, ctx) {
+      const principal = requirePrincipal(ctx.values.get(principalKey));
+      const { user, details } = await users.getUserByID(principal, req.userId);
+      return { details: toDetails(details), user: toProtoUser(req.userId, user, details) };
+    },
+
+    async lockUser(req, ctx) {
+      const principal = requirePrincipal(ctx.values.get(principalKey));
+      return { details: toDetails(await users.lockUser(principal, req.userId)) };
+    },
+
+    async deactivateUser(req, ctx) {
+      const principal = requirePrincipal(ctx.values.get(principalKey));
+      return { details: toDetails(await users.deactivateUser(principal, req.userId)) };
+    },
+
+    async deleteUser(req, ctx) {
+      const principal = requirePrincipal(ctx.values.get(principalKey));
+      return { details: toDetails(await users.deleteUser(principal, req.userId)) };
+    },
+
+    async passwordReset(req, ctx) {
+      const principal = requirePrincipal(ctx.values.get(principalKey));
+      const { details, code } = await users.requestPasswordReset(principal, req.userId, toResetMedium(req.medium));
+      return { details: toDetails(details), ...(code !== undefined && { verificationCode: code }) };
+    },
+
+    async setPassword() {
+      throw unimplemented("USERv2-Sp0n1", "Errors.Unimplemented", "SetPassword is not implemented yet");
+    },
+  };
+}

@@ -1,0 +1,161 @@
+/** The `latchkey` command: the server and the operator commands. */
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { createOperatorCommands } from "../command/instance.js";
+import type { Role } from "../command/user/events.js";
+import { CONFIG_FIELDS, ConfigError, loadConfig } from "../config.js";
+import { LatchkeyError } from "../errors/errors.js";
+import { createLogger } from "../logger.js";
+import { openStore } from "../server/app.js";
+import { DataDirError } from "../server/data_dir.js";
+import { startServer } from "../server/server.js";
+
+class UsageError extends Error {}
+
+interface Command {
+  usage: string;
+  summary: string;
+  options: NonNullable<ParseArgsConfig["options"]>;
+  help: Record<string, string>;
+  run(values: Record<string, string | undefined>): Promise<number>;
+}
+
+const DATA_DIR_HELP = "data directory of the instance (env LATCHKEY_DATA_DIR, default ./data)";
+
+function dataDir(values: Record<string, string | undefined>): string {
+  return loadConfig(process.env, { "data-dir": values["data-dir"] }).dataDir;
+}
+
+function required(values: Record<string, string | undefined>, name: string): string {
+  const value = values[name];
+  if (value === undefined || value === "") throw new UsageError(`--${name} is required`);
+  return value;
+}
+
+/** Runs an operator command on the data directory's store and prints only its result. */
+async function withOperator(
+  values: Record<string, string | undefined>,
+  work: (ops: ReturnType<typeof createOperatorCommands>) => Promise<string>,
+): Promise<number> {
+  const store = openStore(dataDir(values));
+  try {
+    process.stdout.write((await work(createOperatorCommands(store))) + "\n");
+    return 0;
+  } finally {
+    await store.close();
+  }
+}
+
+const ROLES: readonly Role[] = ["IAM_OWNER", "ORG_OWNER"];
+
+const COMMANDS: Record<string, Command> = {
+  start: {
+    usage: "latchkey start [flags]",
+    summary: "serve gRPC, gRPC-web, Connect and REST on one port",
+    options: Object.fromEntries(CONFIG_FIELDS.map((f) => [f.flag, { type: "string" }])),
+    help: Object.fromEntries(CONFIG_FIELDS.map((f) => [f.flag, `${f.description} [env ${f.env}]`])),
+    async run(values) {
+      const config = loadConfig(process.env, values);
+      const logger = createLogger({ level: config.logLevel });
+      const server = await startServer(config, logger);
+      process.stderr.write(`latchkey listening on ${server.url}; admin token in ${server.app.adminTokenFile}\n`);
+      await new Promise<void>((resolve) => {
+        const stop = (signal: string) => {
+          logger.info({ signal }, "shutting down");
+          server.close().then(resolve, (err: unknown) => {
+            logger.error({ err }, "shutdown failed");
+            resolve();
+          });
+        };
+        process.once("SIGTERM", stop);
+        process.once("SIGINT", stop);
+      });
+      return 0;
+    },
+  },
+  "org add": {
+    usage: "latchkey org add --name NAME [--data-dir DIR]",
+    summary: "create an organization; prints its id",
+    options: { name: { type: "string" }, "data-dir": { type: "string" } },
+    help: { name: "name of the organization", "data-dir": DATA_DIR_HELP },
+    run: (values) => withOperator(values, (ops) => ops.addOrg(required(values, "name"))),
+  },
+  "machine-user add": {
+    usage: "latchkey machine-user add --org ID --username NAME --role IAM_OWNER|ORG_OWNER [--data-dir DIR]",
+    summary: "create a machine user with a role; prints its id",
+    options: { org: { type: "string" }, username: { type: "string" }, role: { type: "string" }, "data-dir": { type: "string" } },
+    help: {
+      org: "organization the user belongs to",
+      username: "login name of the machine user",
+      role: "IAM_OWNER (every organization) or ORG_OWNER (its own organization)",
+      "data-dir": DATA_DIR_HELP,
+    },
+    run: (values) => {
+      const role = required(values, "role");
+      if (!ROLES.includes(role as Role)) throw new UsageError(`--role must be IAM_OWNER or ORG_OWNER, got "${role}"`);
+      return withOperator(values, (ops) => ops.addMachineUser(required(values, "org"), required(values, "username"), role as Role));
+    },
+  },
+  "token add": {
+    usage: "latchkey token add --user ID [--data-dir DIR]",
+    summary: "create a personal access token for a machine user; prints the token",
+    options: { user: { type: "string" }, "data-dir": { type: "string" } },
+    help: { user: "id of the machine user", "data-dir": DATA_DIR_HELP },
+    run: (values) => withOperator(values, (ops) => ops.addToken(required(values, "user"))),
+  },
+};
+
+function commandHelp(cmd: Command): string {
+  const width = Math.max(...Object.keys(cmd.help).map((k) => k.length)) + 4;
+  const lines = Object.entries(cmd.help).map(([flag, text]) => `  --${flag.padEnd(width)}${text}`);
+  return `${cmd.summary}\n\nUsage: ${cmd.usage}\n\nFlags:\n${lines.join("\n")}\n  --${"help".padEnd(width)}show this help\n`;
+}
+
+function mainHelp(): string {
+  const lines = Object.entries(COMMANDS).map(([name, cmd]) => `  ${name.padEnd(20)}${cmd.summary}`);
+  return `latchkey: password resets with ZITADEL's user API v2\n\nUsage: latchkey <command> [flags]\n\nCommands:\n${lines.join("\n")}\n\nRun 'latchkey <command> --help' for its flags.\n`;
+}
+
+function findCommand(args: string[]): { name: string; rest: string[] } | undefined {
+  for (const words of [2, 1]) {
+    const name = args.slice(0, words).join(" ");
+    if (COMMANDS[name]) return { name, rest: args.slice(words) };
+  }
+  return undefined;
+}
+
+export async function main(args: string[]): Promise<number> {
+  if (args.length === 0 || args[0] === "--help" || args[0] === "-h" || args[0] === "help") {
+    process.stdout.write(mainHelp());
+    return args.length === 0 ? 2 : 0;
+  }
+  const found = findCommand(args);
+  if (!found) {
+    process.stderr.write(`latchkey: unknown command "${args.slice(0, 2).join(" ")}"; see 'latchkey --help'\n`);
+    return 2;
+  }
+  const cmd = COMMANDS[found.name]!;
+  try {
+    const { values } = parseArgs({
+      args: found.rest,
+      options: { ...cmd.options, help: { type: "boolean", short: "h" } },
+      strict: true,
+      allowPositionals: false,
+    });
+    if (values.help) {
+      process.stdout.write(commandHelp(cmd));
+      return 0;
+    }
+    const { help: _help, ...flags } = values;
+    return await cmd.run(flags as Record<string, string | undefined>);
+  } catch (err) {
+    return reportError(err);
+  }
+}
+
+function reportError(err: unknown): number {
+  const usage = err instanceof UsageError || err instanceof ConfigError || (err instanceof TypeError && "code" in err && String(err.code).startsWith("ERR_PARSE_ARGS"));
+  const known = usage || err instanceof DataDirError || err instanceof LatchkeyError || (err instanceof Error && /already in use/.test(err.message));
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`latchkey: ${known ? message : `unexpected error: ${message}`}\n`);
+  return usage ? 2 : 1;
+}

@@ -1,0 +1,19 @@
+import type { CodeCipher } from "../crypto/code_cipher.js";
+import type { PasswordHasher } from "../crypto/passwords.js";
+import type { EventStore } from "../eventstore/eventstore.js";
+import type { AggregateLocks } from "./aggregate_lock.js";
+
+export interface CodeSettings {
+  length: number;
+  ttlMs: number;
+}
+
+/** Everything commands need, passed in so tests choose the clock and the store. */
+export interface CommandDeps {
+  store: EventStore;
+  locks: AggregateLocks;
+  clock: () => Date;
+  cipher: CodeCipher;
+  hasher: PasswordHasher;
+  codes: CodeSettings;
+}

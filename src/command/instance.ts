@@ -1,0 +1,109 @@
+/**
+ * The instance: created on first start with a default organization and an
+ * admin machine user, plus the operator commands that add organizations,
+ * machine users and tokens.
+ */
+import { newId } from "../crypto/ids.js";
+import { generateToken, hashToken } from "../crypto/tokens.js";
+import { alreadyExists, invalidArgument, notFound } from "../errors/errors.js";
+import { UniqueConstraintError, type EventStore } from "../eventstore/eventstore.js";
+import { AggregateLocks } from "./aggregate_lock.js";
+import { execute } from "./execute.js";
+import { ORG_AGGREGATE, OrgEvents, foldOrg } from "./org/events.js";
+import type { Principal } from "./permissions.js";
+import { usernameConstraint } from "./user/commands.js";
+import { USER_AGGREGATE, UserEvents, foldUser, type Role } from "./user/events.js";
+
+export const INSTANCE_AGGREGATE = "instance";
+export const INSTANCE_ID = "default";
+const InstanceEvents = { added: "instance.added" } as const;
+const SYSTEM = "system";
+
+const patConstraint = (token: string) => ({ kind: "pat", value: hashToken(token) });
+
+export interface CreatedInstance {
+  orgId: string;
+  adminUserId: string;
+  adminToken: string;
+}
+
+/** Creates the instance unless it exists; returns what was created, or undefined. */
+export async function setupInstance(store: EventStore): Promise<CreatedInstance | undefined> {
+  const instance = { type: INSTANCE_AGGREGATE, id: INSTANCE_ID };
+  if ((await store.readAggregate(instance)).length > 0) return undefined;
+  const orgId = newId();
+  const adminUserId = newId();
+  const adminToken = generateToken();
+  const event = (type: string, payload: Record<string, unknown>) => ({ type, payload, editor: SYSTEM });
+  await store.append([
+    { aggregate: instance, resourceOwner: orgId, expectedSequence: 0, events: [event(InstanceEvents.added, { defaultOrgId: orgId })] },
+    { aggregate: { type: ORG_AGGREGATE, id: orgId }, resourceOwner: orgId, expectedSequence: 0, events: [event(OrgEvents.added, { name: "default" })] },
+    {
+      aggregate: { type: USER_AGGREGATE, id: adminUserId },
+      resourceOwner: orgId,
+      expectedSequence: 0,
+      events: [
+        event(UserEvents.machineAdded, { username: "admin", name: "admin", description: "instance administrator", role: "IAM_OWNER" }),
+        event(UserEvents.patAdded, { tokenId: newId() }),
+      ],
+      addUnique: [usernameConstraint(orgId, "admin"), patConstraint(adminToken)],
+    },
+  ]);
+  return { orgId, adminUserId, adminToken };
+}
+
+/** The principal behind a token, or undefined for an unknown or revoked token. */
+export async function authenticate(store: EventStore, token: string): Promise<Principal | undefined> {
+  const userId = await store.findUnique(patConstraint(token));
+  if (userId === undefined) return undefined;
+  const user = foldUser(await store.readAggregate({ type: USER_AGGREGATE, id: userId }));
+  if (!user.exists || user.kind !== "machine" || user.state !== "active" || !user.role) return undefined;
+  return { userId, orgId: user.orgId, role: user.role };
+}
+
+export function createOperatorCommands(store: EventStore) {
+  const locks = new AggregateLocks();
+  const event = (type: string, payload: Record<string, unknown>) => [{ type, payload, editor: SYSTEM }];
+
+  async function addOrg(name: string): Promise<string> {
+    if (name.trim() === "") throw invalidArgument("INSTANCE-n4Me0", "Errors.Org.Invalid", "Organization name must not be empty");
+    const orgId = newId();
+    await execute(store, locks, { type: ORG_AGGREGATE, id: orgId }, foldOrg, () => ({
+      events: event(OrgEvents.added, { name }),
+      resourceOwner: orgId,
+    }));
+    return orgId;
+  }
+
+  async function addMachineUser(orgId: string, username: string, role: Role): Promise<string> {
+    const org = foldOrg(await store.readAggregate({ type: ORG_AGGREGATE, id: orgId }));
+    if (!org.exists) throw notFound("INSTANCE-0rg4f", "Errors.Org.NotFound", "Organization could not be found");
+    const userId = newId();
+    try {
+      await execute(store, locks, { type: USER_AGGREGATE, id: userId }, foldUser, () => ({
+        events: event(UserEvents.machineAdded, { username, name: username, description: "", role }),
+        resourceOwner: orgId,
+        addUnique: [usernameConstraint(orgId, username)],
+      }));
+    } catch (err) {
+      if (err instanceof UniqueConstraintError) {
+        throw alreadyExists("INSTANCE-Mu3x1", "Errors.User.AlreadyExists", "A user with this username already exists in the organization");
+      }
+      throw err;
+    }
+    return userId;
+  }
+
+  async function addToken(userId: string): Promise<string> {
+    const token = generateToken();
+    await execute(store, locks, { type: USER_AGGREGATE, id: userId }, foldUser, (user) => {
+      if (!user.exists || user.kind !== "machine" || user.state === "deleted") {
+        throw notFound("INSTANCE-Tk9u2", "Errors.User.NotFound", "Machine user could not be found");
+      }
+      return { events: event(UserEvents.patAdded, { tokenId: newId() }), addUnique: [patConstraint(token)] };
+    });
+    return token;
+  }
+
+  return { addOrg, addMachineUser, addToken };
+}

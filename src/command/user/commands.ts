@@ -1,0 +1,169 @@
+import { generateCode } from "../../crypto/codes.js";
+import { newId } from "../../crypto/ids.js";
+import { alreadyExists, invalidArgument, notFound } from "../../errors/errors.js";
+import { UniqueConstraintError } from "../../eventstore/eventstore.js";
+import type { CommandDeps } from "../deps.js";
+import { detailsOf, type ObjectDetails } from "../details.js";
+import { execute, type Decision } from "../execute.js";
+import { ORG_AGGREGATE, foldOrg } from "../org/events.js";
+import { checkPermission, type Principal } from "../permissions.js";
+import { UrlTemplateError, checkUrlTemplate } from "../url_template.js";
+import {
+  decideAddHuman,
+  decideDeactivate,
+  decideLock,
+  decidePasswordReset,
+  decideRemove,
+  type RequestPasswordReset,
+} from "./decide.js";
+import {
+  USER_AGGREGATE,
+  foldUser,
+  type HumanProfile,
+  type NotificationMedium,
+  type UserState,
+} from "./events.js";
+
+const userRef = (id: string) => ({ type: USER_AGGREGATE, id });
+
+export function usernameConstraint(orgId: string, username: string) {
+  return { kind: "username", value: `${orgId}:${username.toLowerCase()}` };
+}
+
+export interface AddHumanInput {
+  userId?: string;
+  username?: string;
+  orgId?: string;
+  orgDomain?: string;
+  profile: HumanProfile;
+  email: { address: string; verified: boolean };
+  phone?: { number: string; verified: boolean };
+  password?: { password: string; changeRequired: boolean };
+}
+
+export type ResetMedium =
+  | { kind: "default" }
+  | { kind: "link"; medium: NotificationMedium; urlTemplate?: string }
+  | { kind: "return" };
+
+export function createUserCommands(deps: CommandDeps) {
+  const { store, locks } = deps;
+
+  async function resolveOrg(principal: Principal, input: AddHumanInput): Promise<string> {
+    if (input.orgDomain !== undefined) {
+      throw invalidArgument("COMMAND-0rgD1", "Errors.Org.DomainNotSupported", "Selecting the organization by domain is not supported; use org_id");
+    }
+    const orgId = input.orgId ?? principal.orgId;
+    const org = foldOrg(await store.readAggregate({ type: ORG_AGGREGATE, id: orgId }));
+    if (!org.exists) throw notFound("COMMAND-Ig1cp", "Errors.Org.NotFound", "Organization could not be found");
+    return orgId;
+  }
+
+  async function addHumanUser(principal: Principal, input: AddHumanInput) {
+    // 1. the organization the user will belong to
+    const orgId = await resolveOrg(principal, input);
+    // 2. hash outside the aggregate lock: it is the slow part
+    const passwordHash = input.password && (await deps.hasher.hash(input.password.password));
+    const userId = input.userId ?? newId();
+    const username = input.username ?? input.email.address;
+    // 3. decide and append; the username is claimed in the same transaction
+    try {
+      const { stored } = await execute(store, locks, userRef(userId), foldUser, (state) => ({
+        events: decideAddHuman(state, {
+          principal,
+          orgId,
+          human: {
+            username,
+            profile: input.profile,
+            email: input.email,
+            ...(input.phone && { phone: input.phone }),
+            ...(passwordHash !== undefined && { passwordHash }),
+            passwordChangeRequired: input.password?.changeRequired ?? false,
+          },
+        }),
+        resourceOwner: orgId,
+        addUnique: [usernameConstraint(orgId, username)],
+      }));
+      const last = stored[stored.length - 1]!;
+      return { userId, details: detailsOf(last, last.createdAt) };
+    } catch (err) {
+      if (err instanceof UniqueConstraintError) {
+        throw alreadyExists("COMMAND-Uq1x3", "Errors.User.AlreadyExists", "A user with this username already exists in the organization");
+      }
+      throw err;
+    }
+  }
+
+  async function getUserByID(principal: Principal, userId: string): Promise<{ user: UserState; details: ObjectDetails }> {
+    const user = foldUser(await store.readAggregate(userRef(userId)));
+    if (!user.exists || user.state === "deleted") {
+      throw notFound("QUERY-Bn3Ah", "Errors.User.NotFound", "User could not be found");
+    }
+    checkPermission(principal, "user.read", { orgId: user.orgId, userId });
+    return {
+      user,
+      details: {
+        sequence: user.sequence,
+        changeDate: user.changedAt!,
+        resourceOwner: user.orgId,
+        creationDate: user.createdAt!,
+      },
+    };
+  }
+
+  async function change(userId: string, decide: (state: UserState) => Decision): Promise<ObjectDetails> {
+    const { state, stored } = await execute(store, locks, userRef(userId), foldUser, decide);
+    return detailsOf(stored[stored.length - 1]!, state.createdAt);
+  }
+
+  async function requestPasswordReset(principal: Principal, userId: string, medium: ResetMedium) {
+    // 1. the template is checked before the user is looked up
+    const urlTemplate = medium.kind === "link" ? medium.urlTemplate : undefined;
+    if (urlTemplate !== undefined) checkTemplate(urlTemplate);
+    // 2. a fresh code, kept only encrypted
+    const code = generateCode(deps.codes.length);
+    const now = deps.clock();
+    const cmd: RequestPasswordReset = {
+      principal,
+      userId,
+      encryptedCode: deps.cipher.encrypt(code),
+      expiresAt: now.getTime() + deps.codes.ttlMs,
+      medium: medium.kind === "link" ? medium.medium : "email",
+      ...(urlTemplate !== undefined && { urlTemplate }),
+      returnCode: medium.kind === "return",
+    };
+    // 3. existence, permission, event
+    const { state, stored } = await execute(store, locks, userRef(userId), foldUser, (s) => ({
+      events: decidePasswordReset(s, cmd),
+    }));
+    const details = detailsOf(stored[stored.length - 1]!, state.createdAt);
+    return { details, ...(medium.kind === "return" && { code }) };
+  }
+
+  return {
+    addHumanUser,
+    getUserByID,
+    lockUser: (p: Principal, id: string) => change(id, (s) => ({ events: decideLock(s, p, id) })),
+    deactivateUser: (p: Principal, id: string) => change(id, (s) => ({ events: decideDeactivate(s, p, id) })),
+    deleteUser: (p: Principal, id: string) =>
+      change(id, (s) => ({
+        events: decideRemove(s, p, id),
+        removeUnique: [usernameConstraint(s.orgId, s.username)],
+      })),
+    requestPasswordReset,
+  };
+}
+
+export type UserCommands = ReturnType<typeof createUserCommands>;
+
+function checkTemplate(template: string): void {
+  try {
+    checkUrlTemplate(template);
+  } catch (err) {
+    if (!(err instanceof UrlTemplateError)) throw err;
+    if (err.problem === "scheme") {
+      throw invalidArgument("DOMAIN-Lk7sc", "Errors.User.InvalidURLTemplate", `The URL template is not allowed: ${err.message}`);
+    }
+    throw invalidArgument("DOMAIN-oGh5e", "Errors.User.InvalidURLTemplate", `The URL template is invalid: ${err.message}`);
+  }
+}

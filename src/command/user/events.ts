@@ -1,0 +1,144 @@
+/** Events of the user aggregate: names, payloads, and the fold into state. */
+import type { StoredEvent } from "../../eventstore/eventstore.js";
+
+export const USER_AGGREGATE = "user";
+
+const USER = "user.";
+const HUMAN = `${USER}human.`;
+const PASSWORD = `${HUMAN}password.`;
+
+export const UserEvents = {
+  humanAdded: `${HUMAN}added`,
+  machineAdded: `${USER}machine.added`,
+  patAdded: `${USER}personal.access.token.added`,
+  locked: `${USER}locked`,
+  deactivated: `${USER}deactivated`,
+  removed: `${USER}removed`,
+  passwordCodeAdded: `${PASSWORD}code.added`,
+  passwordCodeSent: `${PASSWORD}code.sent`,
+  passwordChanged: `${PASSWORD}changed`,
+} as const;
+
+export type NotificationMedium = "email" | "sms";
+export type Role = "IAM_OWNER" | "ORG_OWNER";
+
+export interface HumanProfile {
+  givenName: string;
+  familyName: string;
+  nickName?: string;
+  displayName?: string;
+  preferredLanguage?: string;
+  gender?: number;
+}
+
+export interface HumanAddedPayload {
+  username: string;
+  profile: HumanProfile;
+  email: { address: string; verified: boolean };
+  phone?: { number: string; verified: boolean };
+  passwordHash?: string;
+  passwordChangeRequired: boolean;
+}
+
+export interface MachineAddedPayload {
+  username: string;
+  name: string;
+  description: string;
+  role: Role;
+}
+
+export interface PatAddedPayload {
+  tokenId: string;
+}
+
+export interface PasswordCodeAddedPayload {
+  /** the code, encrypted (see crypto/code_cipher) */
+  code: string;
+  /** Unix ms after which the code is no longer accepted */
+  expiresAt: number;
+  medium: NotificationMedium;
+  urlTemplate?: string;
+  /** true when the code went back to the caller, so nothing is sent */
+  codeReturned: boolean;
+}
+
+export type UserStateName = "active" | "inactive" | "locked" | "deleted";
+
+export interface PendingCode {
+  encrypted: string;
+  expiresAt: number;
+  sequence: number;
+}
+
+export interface UserState {
+  exists: boolean;
+  kind?: "human" | "machine";
+  state: UserStateName;
+  orgId: string;
+  username: string;
+  human?: Omit<HumanAddedPayload, "passwordHash">;
+  passwordHash?: string;
+  passwordChangedAt?: Date;
+  role?: Role;
+  pendingCode?: PendingCode;
+  sequence: number;
+  createdAt?: Date;
+  changedAt?: Date;
+}
+
+export function initialUserState(): UserState {
+  return { exists: false, state: "active", orgId: "", username: "", sequence: 0 };
+}
+
+/** Folds one event into the state. Events of types not listed are ignored. */
+export function evolveUser(state: UserState, event: StoredEvent): UserState {
+  const next: UserState = { ...state, sequence: event.sequence, changedAt: event.createdAt };
+  switch (event.type) {
+    case UserEvents.humanAdded: {
+      const { passwordHash, ...human } = event.payload as unknown as HumanAddedPayload;
+      return {
+        ...next,
+        exists: true,
+        kind: "human",
+        orgId: event.resourceOwner,
+        username: human.username,
+        human,
+        ...(passwordHash !== undefined && { passwordHash, passwordChangedAt: event.createdAt }),
+        createdAt: event.createdAt,
+      };
+    }
+    case UserEvents.machineAdded: {
+      const machine = event.payload as unknown as MachineAddedPayload;
+      return {
+        ...next,
+        exists: true,
+        kind: "machine",
+        orgId: event.resourceOwner,
+        username: machine.username,
+        role: machine.role,
+        createdAt: event.createdAt,
+      };
+    }
+    case UserEvents.locked:
+      return { ...next, state: "locked" };
+    case UserEvents.deactivated:
+      return { ...next, state: "inactive" };
+    case UserEvents.removed: {
+      const { pendingCode: _dropped, ...rest } = next;
+      return { ...rest, state: "deleted" };
+    }
+    case UserEvents.passwordCodeAdded: {
+      const payload = event.payload as unknown as PasswordCodeAddedPayload;
+      return {
+        ...next,
+        pendingCode: { encrypted: payload.code, expiresAt: payload.expiresAt, sequence: event.sequence },
+      };
+    }
+    default:
+      return next;
+  }
+}
+
+export function foldUser(events: readonly StoredEvent[]): UserState {
+  return events.reduce(evolveUser, initialUserState());
+}

@@ -1,0 +1,37 @@
+import { Code } from "@connectrpc/connect";
+
+/**
+ * A failure the caller can act on. `id` names the call site (stable, unique,
+ * greppable: "COMMAND-SAF4f"), `key` is the i18n key clients may translate
+ * ("Errors.User.NotFound"), `text` is the English message.
+ *
+ * Rules and commands throw these; the server maps them to each protocol.
+ */
+export class LatchkeyError extends Error {
+  constructor(
+    readonly code: Code,
+    readonly id: string,
+    readonly key: string,
+    readonly text: string,
+  ) {
+    super(`${text} (${id})`);
+    this.name = "LatchkeyError";
+  }
+}
+
+type Thrower = (id: string, key: string, text: string) => LatchkeyError;
+const of =
+  (code: Code): Thrower =>
+  (id, key, text) =>
+    new LatchkeyError(code, id, key, text);
+
+export const invalidArgument = of(Code.InvalidArgument);
+export const notFound = of(Code.NotFound);
+export const alreadyExists = of(Code.AlreadyExists);
+export const permissionDenied = of(Code.PermissionDenied);
+export const unauthenticated = of(Code.Unauthenticated);
+export const failedPrecondition = of(Code.FailedPrecondition);
+export const resourceExhausted = of(Code.ResourceExhausted);
+export const unavailable = of(Code.Unavailable);
+export const internal = of(Code.Internal);
+export const unimplemented = of(Code.Unimplemented);

@@ -1,0 +1,76 @@
+import { randomUUID } from "node:crypto";
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import type { Logger } from "pino";
+import { principalKey } from "../api/context.js";
+import type { Principal } from "../command/permissions.js";
+import { unauthenticated } from "../errors/errors.js";
+import { toConnectError } from "../errors/to_connect.js";
+
+/** Methods a caller may use without a token: holding a reset code authorizes SetPassword. */
+const ANONYMOUS_METHODS = new Set(["SetPassword"]);
+
+function protocolOf(contentType: string | null): string {
+  if (!contentType) return "unknown";
+  if (contentType.startsWith("application/grpc-web")) return "grpc-web";
+  if (contentType.startsWith("application/grpc")) return "grpc";
+  return "connect";
+}
+
+/** One log line per call: request id, method, protocol, status, duration. Never the payload. */
+export function loggingInterceptor(logger: Logger): Interceptor {
+  return (next) => async (req) => {
+    const started = performance.now();
+    const requestId = req.header.get("x-request-id") ?? randomUUID();
+    const line = { requestId, method: `${req.service.typeName}/${req.method.name}`, protocol: protocolOf(req.header.get("content-type")) };
+    try {
+      const res = await next(req);
+      res.header.set("x-request-id", requestId);
+      logger.info({ ...line, code: "ok", durationMs: Math.round(performance.now() - started) }, "call");
+      return res;
+    } catch (err) {
+      const error = ConnectError.from(err);
+      error.metadata.set("x-request-id", requestId);
+      const level = error.code === Code.Internal || error.code === Code.Unknown ? "error" : "info";
+      logger[level]({ ...line, code: Code[error.code], error: error.rawMessage, durationMs: Math.round(performance.now() - started) }, "call");
+      throw error;
+    }
+  };
+}
+
+/** Turns our errors (and anything unexpected) into the wire form; logs what was unexpected. */
+export function errorInterceptor(logger: Logger): Interceptor {
+  return (next) => async (req) => {
+    try {
+      return await next(req);
+    } catch (err) {
+      const mapped = toConnectError(err);
+      if (mapped.code === Code.Internal && !(err instanceof ConnectError)) {
+        logger.error({ err, method: req.method.name }, "unexpected error");
+      }
+      throw mapped;
+    }
+  };
+}
+
+export function parseBearer(header: string | null): string | undefined {
+  if (header === null) return undefined;
+  const match = /^Bearer[ \t]+([A-Za-z0-9._~+/=-]{1,512})[ \t]*$/i.exec(header);
+  if (!match) throw unauthenticated("AUTH-Hd7f1", "Errors.Token.Invalid", "Authorization header must be 'Bearer <token>'");
+  return match[1];
+}
+
+/** Resolves the bearer token to a principal before validation, as ZITADEL does. */
+export function authInterceptor(authenticate: (token: string) => Promise<Principal | undefined>): Interceptor {
+  return (next) => async (req) => {
+    const token = parseBearer(req.header.get("authorization"));
+    let principal: Principal | undefined;
+    if (token !== undefined) {
+      principal = await authenticate(token);
+      if (!principal) throw unauthenticated("AUTH-7fs1e", "Errors.Token.Invalid", "Token is not valid or has expired");
+    } else if (!ANONYMOUS_METHODS.has(req.method.name)) {
+      throw unauthenticated("AUTH-x7Bq3", "Errors.Token.Missing", "Authorization header with a bearer token is required");
+    }
+    req.contextValues.set(principalKey, principal);
+    return next(req);
+  };
+}

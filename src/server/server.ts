@@ -1,0 +1,61 @@
+/** Builds the server: one port, every protocol. Only the CLI decides to run it. */
+import fs from "node:fs";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { createValidateInterceptor } from "@connectrpc/validate";
+import { UserService } from "../../gen/zitadel/user/v2/user_service_pb.js";
+import { userService } from "../api/user_service.js";
+import type { Config } from "../config.js";
+import type { Logger } from "../logger.js";
+import { openApp, type App, type AppOptions } from "./app.js";
+import { corsHandler } from "./cors.js";
+import { authInterceptor, errorInterceptor, loggingInterceptor } from "./interceptors.js";
+import { listen, type RequestHandler } from "./listen.js";
+
+export interface RunningServer {
+  readonly url: string;
+  readonly port: number;
+  readonly app: App;
+  close(): Promise<void>;
+}
+
+export function createHandler(app: App, config: Config, logger: Logger): RequestHandler {
+  const rpc = connectNodeAdapter({
+    routes: (router) => router.service(UserService, userService(app.users)),
+    interceptors: [
+      loggingInterceptor(logger),
+      errorInterceptor(logger),
+      authInterceptor(app.authenticate),
+      createValidateInterceptor(),
+    ],
+    readMaxBytes: config.maxBodyBytes,
+  });
+  const cors = corsHandler(config.corsOrigins);
+  return (req, res) => {
+    if (cors(req, res)) return;
+    rpc(req, res);
+  };
+}
+
+export async function startServer(config: Config, logger: Logger, options: AppOptions = {}): Promise<RunningServer> {
+  const app = await openApp(config, logger, options);
+  try {
+    const listener = await listen(createHandler(app, config, logger), {
+      port: config.port,
+      host: config.host,
+      ...(config.tls && { tls: { cert: fs.readFileSync(config.tls.certFile), key: fs.readFileSync(config.tls.keyFile) } }),
+    });
+    logger.info({ url: listener.url, adminTokenFile: app.adminTokenFile }, "latchkey listening");
+    return {
+      url: listener.url,
+      port: listener.port,
+      app,
+      async close() {
+        await listener.close();
+        await app.close();
+      },
+    };
+  } catch (err) {
+    await app.close();
+    throw err;
+  }
+}

@@ -1,0 +1,54 @@
+/** Starts the real server on a free port with a fresh data directory. */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { Writable } from "node:stream";
+import { createOperatorCommands } from "../../src/command/instance.js";
+import { defaultConfig, type Config } from "../../src/config.js";
+import { createLogger } from "../../src/logger.js";
+import { startServer, type RunningServer } from "../../src/server/server.js";
+
+export interface TestServer {
+  url: string;
+  port: number;
+  dataDir: string;
+  adminToken: string;
+  /** every log line the server wrote */
+  logs: string[];
+  server: RunningServer;
+  operator: ReturnType<typeof createOperatorCommands>;
+  close(): Promise<void>;
+}
+
+export function tempDir(prefix = "latchkey-test-"): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export async function startTestServer(
+  options: { config?: Partial<Config>; clock?: () => Date; dataDir?: string } = {},
+): Promise<TestServer> {
+  const dataDir = options.dataDir ?? tempDir();
+  const logs: string[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      logs.push(...chunk.toString("utf8").split("\n").filter(Boolean));
+      done();
+    },
+  });
+  const config: Config = { ...defaultConfig(), host: "127.0.0.1", port: 0, dataDir, externalUrl: "http://localhost:8080", ...options.config };
+  const server = await startServer(config, createLogger({ destination }), options.clock ? { clock: options.clock } : {});
+  const adminToken = fs.readFileSync(path.join(dataDir, "admin.pat"), "utf8").trim();
+  return {
+    url: server.url,
+    port: server.port,
+    dataDir,
+    adminToken,
+    logs,
+    server,
+    operator: createOperatorCommands(server.app.store),
+    async close() {
+      await server.close();
+      if (!options.dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,139 @@
+import { Code } from "@connectrpc/connect";
+import { describe, expect, it } from "vitest";
+import { decideAddHuman, decideLock, decidePasswordReset, decideRemove, type RequestPasswordReset } from "../src/command/user/decide.js";
+import { UserEvents, foldUser, type HumanAddedPayload } from "../src/command/user/events.js";
+import type { Principal } from "../src/command/permissions.js";
+import { LatchkeyError } from "../src/errors/errors.js";
+import type { StoredEvent } from "../src/eventstore/eventstore.js";
+
+const ORG = "100000000000000001";
+const OTHER_ORG = "100000000000000002";
+const USER = "200000000000000001";
+const iamOwner: Principal = { userId: "300000000000000001", orgId: OTHER_ORG, role: "IAM_OWNER" };
+const orgOwner: Principal = { userId: "300000000000000002", orgId: ORG, role: "ORG_OWNER" };
+const foreignOrgOwner: Principal = { userId: "300000000000000003", orgId: OTHER_ORG, role: "ORG_OWNER" };
+
+const human: HumanAddedPayload = {
+  username: "ada",
+  profile: { givenName: "Ada", familyName: "Lovelace" },
+  email: { address: "ada@example.com", verified: false },
+  passwordChangeRequired: false,
+};
+
+let position = 0;
+function given(...events: Array<{ type: string; payload?: Record<string, unknown> }>): ReturnType<typeof foldUser> {
+  const stored: StoredEvent[] = events.map((e, i) => ({
+    position: ++position,
+    instanceId: "default",
+    aggregateType: "user",
+    aggregateId: USER,
+    sequence: i + 1,
+    type: e.type,
+    payload: e.payload ?? {},
+    createdAt: new Date(1_700_000_000_000 + i * 1000),
+    resourceOwner: ORG,
+    editor: "test",
+  }));
+  return foldUser(stored);
+}
+
+const added = { type: UserEvents.humanAdded, payload: { ...human } };
+
+function reset(principal: Principal, extra: Partial<RequestPasswordReset> = {}): RequestPasswordReset {
+  return { principal, userId: USER, encryptedCode: "sealed", expiresAt: 42, medium: "email", returnCode: false, ...extra };
+}
+
+function errorOf(fn: () => unknown): LatchkeyError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof LatchkeyError) return err;
+    throw err;
+  }
+  throw new Error("expected a LatchkeyError");
+}
+
+describe("fold", () => {
+  it("a fresh user is at sequence 1 in its organization", () => {
+    const state = given(added);
+    expect(state).toMatchObject({ exists: true, kind: "human", orgId: ORG, sequence: 1, state: "active" });
+  });
+
+  it("a newer code replaces the older one", () => {
+    const state = given(
+      added,
+      { type: UserEvents.passwordCodeAdded, payload: { code: "first", expiresAt: 1, medium: "email", codeReturned: true } },
+      { type: UserEvents.passwordCodeAdded, payload: { code: "second", expiresAt: 2, medium: "email", codeReturned: true } },
+    );
+    expect(state.pendingCode).toEqual({ encrypted: "second", expiresAt: 2, sequence: 3 });
+  });
+
+  it("ignores event types it does not know", () => {
+    expect(given(added, { type: "user.something.else" })).toMatchObject({ sequence: 2, state: "active" });
+  });
+});
+
+describe("add human", () => {
+  it("appends exactly one human.added event", () => {
+    const events = decideAddHuman(given(), { principal: orgOwner, orgId: ORG, human });
+    expect(events.map((e) => e.type)).toEqual([UserEvents.humanAdded]);
+  });
+
+  it("an existing id is AlreadyExists", () => {
+    expect(errorOf(() => decideAddHuman(given(added), { principal: orgOwner, orgId: ORG, human })).code).toBe(Code.AlreadyExists);
+  });
+
+  it("an ORG_OWNER cannot add users to another organization", () => {
+    expect(errorOf(() => decideAddHuman(given(), { principal: foreignOrgOwner, orgId: ORG, human })).id).toBe("AUTHZ-HKJD33");
+  });
+});
+
+describe("password reset", () => {
+  it("records the encrypted code, medium, template and whether it was returned", () => {
+    const [event] = decidePasswordReset(given(added), reset(iamOwner, { medium: "sms", urlTemplate: "x{{.Code}}", returnCode: false }));
+    expect(event).toEqual({
+      type: UserEvents.passwordCodeAdded,
+      payload: { code: "sealed", expiresAt: 42, medium: "sms", urlTemplate: "x{{.Code}}", codeReturned: false },
+      editor: iamOwner.userId,
+    });
+  });
+
+  it("an unknown user is NotFound", () => {
+    const err = errorOf(() => decidePasswordReset(given(), reset(iamOwner)));
+    expect([err.code, err.id, err.key]).toEqual([Code.NotFound, "COMMAND-SAF4f", "Errors.User.NotFound"]);
+  });
+
+  it("a deleted user is NotFound", () => {
+    const err = errorOf(() => decidePasswordReset(given(added, { type: UserEvents.removed }), reset(iamOwner)));
+    expect(err.id).toBe("COMMAND-SAF4f");
+  });
+
+  it("NotFound is reported before PermissionDenied", () => {
+    expect(errorOf(() => decidePasswordReset(given(), reset(foreignOrgOwner))).code).toBe(Code.NotFound);
+  });
+
+  it("an owner of another organization is PermissionDenied", () => {
+    const err = errorOf(() => decidePasswordReset(given(added), reset(foreignOrgOwner)));
+    expect([err.code, err.id]).toEqual([Code.PermissionDenied, "AUTHZ-HKJD33"]);
+  });
+
+  it("locked and deactivated users can still reset", () => {
+    expect(decidePasswordReset(given(added, { type: UserEvents.locked }), reset(orgOwner))).toHaveLength(1);
+    expect(decidePasswordReset(given(added, { type: UserEvents.deactivated }), reset(orgOwner))).toHaveLength(1);
+  });
+
+  it("a machine user is NotFound", () => {
+    const machine = { type: UserEvents.machineAdded, payload: { username: "bot", name: "bot", description: "", role: "ORG_OWNER" } };
+    expect(errorOf(() => decidePasswordReset(given(machine), reset(iamOwner))).code).toBe(Code.NotFound);
+  });
+});
+
+describe("lock and remove", () => {
+  it("locking a locked user is FailedPrecondition", () => {
+    expect(errorOf(() => decideLock(given(added, { type: UserEvents.locked }), orgOwner, USER)).code).toBe(Code.FailedPrecondition);
+  });
+
+  it("removing a removed user is NotFound", () => {
+    expect(errorOf(() => decideRemove(given(added, { type: UserEvents.removed }), orgOwner, USER)).code).toBe(Code.NotFound);
+  });
+});
