@@ -25,13 +25,13 @@ export function loggingInterceptor(logger: Logger): Interceptor {
     try {
       const res = await next(req);
       res.header.set("x-request-id", requestId);
-      logger.info({ ...line, code: "ok", durationMs: Math.round(performance.now() - started) }, "call");
+      logger.info({ ...line, status: "ok", durationMs: Math.round(performance.now() - started) }, "call");
       return res;
     } catch (err) {
       const error = ConnectError.from(err);
       error.metadata.set("x-request-id", requestId);
       const level = error.code === Code.Internal || error.code === Code.Unknown ? "error" : "info";
-      logger[level]({ ...line, code: Code[error.code], error: error.rawMessage, durationMs: Math.round(performance.now() - started) }, "call");
+      logger[level]({ ...line, status: Code[error.code], error: error.rawMessage, durationMs: Math.round(performance.now() - started) }, "call");
       throw error;
     }
   };

@@ -1,0 +1,58 @@
+/** Runs the real `latchkey` binary (built into dist/ by `npm run build`). */
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../bin/latchkey.js");
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } }, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === "number" ? err.code : 1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+export interface CliServer {
+  url: string;
+  process: ChildProcess;
+  stdout: string[];
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Starts `latchkey start` and resolves once it prints where it listens. */
+export function startCliServer(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliServer> {
+  const child = spawn(process.execPath, [BIN, "start", "--host", "127.0.0.1", "--port", "0", ...args], {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const stdout: string[] = [];
+  child.stdout!.on("data", (chunk: Buffer) => stdout.push(...chunk.toString().split("\n").filter(Boolean)));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    let stderr = "";
+    child.stderr!.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+      const match = /listening on (\S+);/.exec(stderr);
+      if (match) {
+        resolve({
+          url: match[1]!,
+          process: child,
+          stdout,
+          stop: (signal = "SIGTERM") => {
+            child.kill(signal);
+            return exited;
+          },
+        });
+      }
+    });
+    void exited.then((code) => reject(new Error(`latchkey exited with ${code}: ${stderr}`)));
+  });
+}
