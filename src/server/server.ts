@@ -1,5 +1,6 @@
 /** Builds the server: one port, every protocol. Only the CLI decides to run it. */
 import fs from "node:fs";
+import type { ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { createValidateInterceptor } from "@connectrpc/validate";
 import { UserService } from "../../gen/zitadel/user/v2/user_service_pb.js";
@@ -18,20 +19,26 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** A plain HTTP endpoint; returns true when it answered the request. */
+export type HttpRoute = (req: Parameters<RequestHandler>[0], res: Parameters<RequestHandler>[1]) => boolean;
+
 export function createHandler(app: App, config: Config, logger: Logger): RequestHandler {
-  const rpc = connectNodeAdapter({
-    routes: (router) => router.service(UserService, userService(app.users)),
-    interceptors: [
-      loggingInterceptor(logger),
-      errorInterceptor(logger),
-      authInterceptor(app.authenticate),
-      createValidateInterceptor(),
-    ],
-    readMaxBytes: config.maxBodyBytes,
-  });
+  const routes = (router: ConnectRouter) => {
+    router.service(UserService, userService(app.users));
+  };
+  const interceptors = [
+    loggingInterceptor(logger),
+    errorInterceptor(logger),
+    authInterceptor(app.authenticate),
+    createValidateInterceptor(),
+  ];
+  const rpc = connectNodeAdapter({ routes, interceptors, readMaxBytes: config.maxBodyBytes });
   const cors = corsHandler(config.corsOrigins);
+  // tried in order before the RPC protocols
+  const httpRoutes: HttpRoute[] = [];
   return (req, res) => {
     if (cors(req, res)) return;
+    for (const route of httpRoutes) if (route(req, res)) return;
     rpc(req, res);
   };
 }
