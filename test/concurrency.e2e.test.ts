@@ -7,7 +7,7 @@ let grpc: TestClient;
 
 beforeAll(async () => {
   server = await startTestServer();
-  [grpc] = allClients(server.url);
+  grpc = allClients(server.url)[0]!;
 });
 
 afterAll(async () => {
