@@ -301,7 +301,7 @@ describe("SqliteEventStore across processes", () => {
     const results = await runInProcesses(6, {
       setup: `const db = new Database(file, { timeout: 5000 });`,
       run: `
-        db.pragma("journal_mode = WAL");
+        sqlite.enableWal(db);
         try {
           return migrations.migrateSqlite(db, [...migrations.sqliteMigrations, ${JSON.stringify(slow)}]);
         } finally {

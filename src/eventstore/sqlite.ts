@@ -52,14 +52,34 @@ export function openSqliteEventStore(options: SqliteEventStoreOptions): SqliteEv
   return createStore(db, options.instanceId ?? "default", options.now ?? (() => new Date()));
 }
 
+const BUSY_TIMEOUT_MS = 5000;
+
+/**
+ * Switches a database to WAL. SQLite answers SQLITE_BUSY at once, without
+ * waiting on the busy timeout, when another process holds a lock on a file that
+ * is not in WAL mode yet (two instances starting on a fresh file), so retry.
+ */
+export function enableWal(db: Database.Database, timeoutMs = BUSY_TIMEOUT_MS): void {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      db.pragma("journal_mode = WAL");
+      return;
+    } catch (err) {
+      if (!(err instanceof Database.SqliteError && err.code === "SQLITE_BUSY") || Date.now() > deadline) throw err;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+    }
+  }
+}
+
 function openDatabase(file: string, synchronous: "FULL" | "NORMAL"): Database.Database {
   // Pragma values cannot be bound; only these two may reach the SQL text.
   if (synchronous !== "FULL" && synchronous !== "NORMAL") {
     throw new Error(`unsupported synchronous mode: ${String(synchronous)}`);
   }
-  const db = new Database(file, { timeout: 5000 }); // busy_timeout
+  const db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
   try {
-    db.pragma("journal_mode = WAL");
+    enableWal(db);
     db.pragma(`synchronous = ${synchronous}`);
     db.pragma("foreign_keys = ON");
     return db;
