@@ -5,8 +5,7 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import { UserService } from "../../gen/zitadel/user/v2/user_service_pb.js";
 import { requirePrincipal } from "../command/permissions.js";
-import type { UserCommands } from "../command/user/commands.js";
-import { unimplemented } from "../errors/errors.js";
+import type { SetPasswordVerification, UserCommands } from "../command/user/commands.js";
 import { principalKey } from "./context.js";
 import { toDetails } from "./details.js";
 import { toAddHumanInput, toProtoUser, toResetMedium } from "./user_mapping.js";
@@ -46,8 +45,26 @@ export function userService(users: UserCommands): Partial<ServiceImpl<typeof Use
       return { details: toDetails(details), ...(code !== undefined && { verificationCode: code }) };
     },
 
-    async setPassword() {
-      throw unimplemented("USERv2-Sp0n1", "Errors.Unimplemented", "SetPassword is not implemented yet");
+    // Anonymous callers get this far (see the auth interceptor): holding the
+    // code or the current password authorizes the change; otherwise a token
+    // with user.write on the user is needed.
+    async setPassword(req, ctx) {
+      const principal = ctx.values.get(principalKey);
+      const { verification } = req;
+      let proof: SetPasswordVerification;
+      switch (verification.case) {
+        case "verificationCode":
+          proof = { kind: "code", code: verification.value };
+          break;
+        case "currentPassword":
+          proof = { kind: "currentPassword", password: verification.value };
+          break;
+        case undefined:
+          proof = { kind: "permission", principal: requirePrincipal(principal) };
+          break;
+      }
+      const newPassword = req.newPassword && { password: req.newPassword.password, changeRequired: req.newPassword.changeRequired };
+      return { details: toDetails(await users.setPassword(req.userId, newPassword, proof)) };
     },
   };
 }

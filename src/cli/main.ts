@@ -1,6 +1,8 @@
 /** The `latchkey` command: the server and the operator commands. */
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { createOperatorCommands } from "../command/instance.js";
+import { setPasswordPolicy } from "../command/org/password_policy.js";
+import { DEFAULT_PASSWORD_POLICY, type PasswordPolicy } from "../command/password_policy.js";
 import type { Role } from "../command/user/events.js";
 import { CONFIG_FIELDS, ConfigError, loadConfig } from "../config.js";
 import { LatchkeyError } from "../errors/errors.js";
@@ -101,6 +103,49 @@ const COMMANDS: Record<string, Command> = {
     options: { user: { type: "string" }, "data-dir": { type: "string" } },
     help: { user: "id of the machine user", "data-dir": DATA_DIR_HELP },
     run: (values) => withOperator(values, (ops) => ops.addToken(required(values, "user"))),
+  },
+  "policy set": {
+    usage: "latchkey policy set --org ID [--min-length N] [--no-uppercase] [--no-lowercase] [--no-digit] [--no-symbol] [--data-dir DIR]",
+    summary: "set an organization's password policy; prints it",
+    options: {
+      org: { type: "string" },
+      "min-length": { type: "string" },
+      "no-uppercase": { type: "boolean" },
+      "no-lowercase": { type: "boolean" },
+      "no-digit": { type: "boolean" },
+      "no-symbol": { type: "boolean" },
+      "data-dir": { type: "string" },
+    },
+    help: {
+      org: "organization whose users the policy applies to",
+      "min-length": `fewest characters in a password (default ${DEFAULT_PASSWORD_POLICY.minLength})`,
+      "no-uppercase": "do not require an uppercase letter",
+      "no-lowercase": "do not require a lowercase letter",
+      "no-digit": "do not require a digit",
+      "no-symbol": "do not require a symbol",
+      "data-dir": DATA_DIR_HELP,
+    },
+    run: async (values) => {
+      const orgId = required(values, "org");
+      const minLength = values["min-length"];
+      if (minLength !== undefined && !/^\d+$/.test(minLength)) throw new UsageError(`--min-length must be a whole number, got "${minLength}"`);
+      // every flag not given keeps the instance default, so the policy is always complete
+      const policy: PasswordPolicy = {
+        minLength: minLength === undefined ? DEFAULT_PASSWORD_POLICY.minLength : Number(minLength),
+        hasUppercase: values["no-uppercase"] === undefined,
+        hasLowercase: values["no-lowercase"] === undefined,
+        hasNumber: values["no-digit"] === undefined,
+        hasSymbol: values["no-symbol"] === undefined,
+      };
+      const store = openStore(dataDir(values));
+      try {
+        await setPasswordPolicy(store, orgId, policy);
+      } finally {
+        await store.close();
+      }
+      process.stdout.write(JSON.stringify(policy) + "\n");
+      return 0;
+    },
   },
 };
 

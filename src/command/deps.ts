@@ -6,6 +6,8 @@ import type { AggregateLocks } from "./aggregate_lock.js";
 export interface CodeSettings {
   length: number;
   ttlMs: number;
+  /** wrong codes after which a pending code is invalidated */
+  maxAttempts: number;
 }
 
 /** Everything commands need, passed in so tests choose the clock and the store. */

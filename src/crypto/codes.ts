@@ -1,4 +1,4 @@
-import { randomInt } from "node:crypto";
+import { createHash, randomInt, timingSafeEqual } from "node:crypto";
 
 export const CODE_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 
@@ -7,4 +7,13 @@ export function generateCode(length: number, alphabet: string = CODE_ALPHABET): 
   let code = "";
   for (let i = 0; i < length; i++) code += alphabet[randomInt(alphabet.length)];
   return code;
+}
+
+/**
+ * Compares a code in constant time. Both sides are hashed first so the
+ * buffers have equal length and the length of the right code does not leak.
+ */
+export function codesEqual(expected: string, given: string): boolean {
+  const digest = (s: string) => createHash("sha256").update(s, "utf8").digest();
+  return timingSafeEqual(digest(expected), digest(given));
 }

@@ -1,29 +1,55 @@
 import type { StoredEvent } from "../../eventstore/eventstore.js";
+import type { PasswordPolicy } from "../password_policy.js";
 
 export const ORG_AGGREGATE = "org";
 
 export const OrgEvents = {
   added: "org.added",
+  passwordPolicyAdded: "org.policy.password.complexity.added",
+  passwordPolicyChanged: "org.policy.password.complexity.changed",
 } as const;
 
 export interface OrgAddedPayload {
   name: string;
 }
 
+/** Both policy events carry the whole policy. */
+export type PasswordPolicyPayload = PasswordPolicy;
+
 export interface OrgState {
   exists: boolean;
   orgId: string;
   name: string;
   sequence: number;
+  /** the organization's own policy; absent: the instance default applies */
+  passwordPolicy?: PasswordPolicy;
 }
 
 export function foldOrg(events: readonly StoredEvent[]): OrgState {
   let state: OrgState = { exists: false, orgId: "", name: "", sequence: 0 };
   for (const event of events) {
     state = { ...state, sequence: event.sequence };
-    if (event.type === OrgEvents.added) {
-      const { name } = event.payload as unknown as OrgAddedPayload;
-      state = { ...state, exists: true, orgId: event.aggregateId, name };
+    switch (event.type) {
+      case OrgEvents.added: {
+        const { name } = event.payload as unknown as OrgAddedPayload;
+        state = { ...state, exists: true, orgId: event.aggregateId, name };
+        break;
+      }
+      case OrgEvents.passwordPolicyAdded:
+      case OrgEvents.passwordPolicyChanged: {
+        const p = event.payload as unknown as PasswordPolicyPayload;
+        state = {
+          ...state,
+          passwordPolicy: {
+            minLength: p.minLength,
+            hasUppercase: p.hasUppercase,
+            hasLowercase: p.hasLowercase,
+            hasNumber: p.hasNumber,
+            hasSymbol: p.hasSymbol,
+          },
+        };
+        break;
+      }
     }
   }
   return state;

@@ -1,4 +1,5 @@
-import { generateCode } from "../../crypto/codes.js";
+import { randomBytes } from "node:crypto";
+import { codesEqual, generateCode } from "../../crypto/codes.js";
 import { newId } from "../../crypto/ids.js";
 import { alreadyExists, invalidArgument, notFound } from "../../errors/errors.js";
 import { UniqueConstraintError } from "../../eventstore/eventstore.js";
@@ -6,6 +7,8 @@ import type { CommandDeps } from "../deps.js";
 import { detailsOf, type ObjectDetails } from "../details.js";
 import { execute, type Decision } from "../execute.js";
 import { ORG_AGGREGATE, foldOrg } from "../org/events.js";
+import { readPasswordPolicy } from "../org/password_policy.js";
+import { unmetRules, type PasswordPolicy } from "../password_policy.js";
 import { checkPermission, type Principal } from "../permissions.js";
 import { UrlTemplateError, checkUrlTemplate } from "../url_template.js";
 import {
@@ -14,6 +17,9 @@ import {
   decideLock,
   decidePasswordReset,
   decideRemove,
+  decideSetPassword,
+  type CheckedPassword,
+  type PasswordProof,
   type RequestPasswordReset,
 } from "./decide.js";
 import {
@@ -23,6 +29,7 @@ import {
   type NotificationMedium,
   type UserState,
 } from "./events.js";
+import { SetPasswordErrorIds } from "./set_password_errors.js";
 
 const userRef = (id: string) => ({ type: USER_AGGREGATE, id });
 
@@ -46,8 +53,20 @@ export type ResetMedium =
   | { kind: "link"; medium: NotificationMedium; urlTemplate?: string }
   | { kind: "return" };
 
+/** How the caller proves it may set the password (see decideSetPassword). */
+export type SetPasswordVerification =
+  | { kind: "code"; code: string }
+  | { kind: "currentPassword"; password: string }
+  | { kind: "permission"; principal: Principal };
+
+export interface NewPassword {
+  password: string;
+  changeRequired: boolean;
+}
+
 export function createUserCommands(deps: CommandDeps) {
   const { store, locks } = deps;
+  let dummyHash: Promise<string> | undefined;
 
   async function resolveOrg(principal: Principal, input: AddHumanInput): Promise<string> {
     if (input.orgDomain !== undefined) {
@@ -140,6 +159,63 @@ export function createUserCommands(deps: CommandDeps) {
     return { details, ...(medium.kind === "return" && { code }) };
   }
 
+  async function setPassword(
+    userId: string,
+    newPassword: NewPassword | undefined,
+    verification: SetPasswordVerification,
+  ): Promise<ObjectDetails> {
+    if (!newPassword || newPassword.password === "") {
+      throw invalidArgument(SetPasswordErrorIds.passwordEmpty, "Errors.User.Password.Empty", "The new password must not be empty");
+    }
+    // read once outside the lock for what is slow: the policy of the user's
+    // organization, verifying the current password, hashing the new one
+    const before = foldUser(await store.readAggregate(userRef(userId)));
+    const policy = await readPasswordPolicy(store, before.orgId);
+    const proof = await toProof(before, verification);
+    const checked = await checkNewPassword(policy, newPassword.password);
+    let rejection: Error | undefined;
+    const { state, stored } = await execute(store, locks, userRef(userId), foldUser, (s) => {
+      const verdict = decideSetPassword(s, {
+        userId,
+        proof,
+        newPassword: checked,
+        changeRequired: newPassword.changeRequired,
+        now: deps.clock().getTime(),
+        maxCodeAttempts: deps.codes.maxAttempts,
+      });
+      rejection = verdict.rejection;
+      return { events: verdict.events };
+    });
+    if (rejection) throw rejection;
+    return detailsOf(stored[stored.length - 1]!, state.createdAt);
+  }
+
+  async function toProof(user: UserState, verification: SetPasswordVerification): Promise<PasswordProof> {
+    switch (verification.kind) {
+      case "code":
+        return {
+          kind: "code",
+          code: verification.code,
+          matches: (encrypted, given) => codesEqual(deps.cipher.decrypt(encrypted), given),
+        };
+      case "currentPassword": {
+        // without a hash to check against, verify against a throwaway one so
+        // the answer takes as long as for a real user
+        const hash = user.exists && user.state !== "deleted" ? user.passwordHash : undefined;
+        dummyHash ??= deps.hasher.hash(randomBytes(16).toString("hex"));
+        const ok = await deps.hasher.verify(hash ?? (await dummyHash), verification.password);
+        return { kind: "currentPassword", verifiedHash: ok ? hash : undefined };
+      }
+      case "permission":
+        return verification;
+    }
+  }
+
+  async function checkNewPassword(policy: PasswordPolicy, password: string): Promise<CheckedPassword> {
+    const unmet = unmetRules(policy, password);
+    return unmet.length > 0 ? { ok: false, unmet } : { ok: true, hash: await deps.hasher.hash(password) };
+  }
+
   return {
     addHumanUser,
     getUserByID,
@@ -151,6 +227,10 @@ export function createUserCommands(deps: CommandDeps) {
         removeUnique: [usernameConstraint(s.orgId, s.username)],
       })),
     requestPasswordReset,
+    setPassword,
+    /** the policy of the user's organization; the instance default for an unknown user */
+    passwordPolicyForUser: async (userId: string) =>
+      readPasswordPolicy(store, foldUser(await store.readAggregate(userRef(userId))).orgId),
   };
 }
 

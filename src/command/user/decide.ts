@@ -2,16 +2,27 @@
  * Business rules of the user aggregate as pure functions: given the folded
  * state and a command, return the events to append or throw a LatchkeyError.
  */
-import { alreadyExists, failedPrecondition, notFound } from "../../errors/errors.js";
+import {
+  alreadyExists,
+  failedPrecondition,
+  invalidArgument,
+  notFound,
+  type LatchkeyError,
+} from "../../errors/errors.js";
 import type { NewEvent } from "../../eventstore/eventstore.js";
+import { policyError } from "../password_policy.js";
 import { checkPermission, type Principal } from "../permissions.js";
 import {
   UserEvents,
   type HumanAddedPayload,
   type NotificationMedium,
+  type PasswordChangedPayload,
   type PasswordCodeAddedPayload,
+  type PasswordCodeInvalidatedPayload,
+  type PendingCode,
   type UserState,
 } from "./events.js";
+import { SetPasswordErrorIds } from "./set_password_errors.js";
 
 export interface AddHuman {
   principal: Principal;
@@ -83,4 +94,100 @@ export function decidePasswordReset(state: UserState, cmd: RequestPasswordReset)
     codeReturned: cmd.returnCode,
   };
   return [{ type: UserEvents.passwordCodeAdded, payload: { ...payload }, editor: cmd.principal.userId }];
+}
+
+/** What authorizes a password change. */
+export type PasswordProof =
+  /** the reset code; `matches` compares it with the pending (encrypted) code in constant time */
+  | { kind: "code"; code: string; matches: (encrypted: string, given: string) => boolean }
+  /** the current password, already verified outside the lock against `verifiedHash` (undefined: it did not verify) */
+  | { kind: "currentPassword"; verifiedHash: string | undefined }
+  /** neither: the caller needs user.write on the user */
+  | { kind: "permission"; principal: Principal };
+
+/** The new password after the policy check: its hash, or the rules it misses. */
+export type CheckedPassword = { ok: true; hash: string } | { ok: false; unmet: readonly string[] };
+
+export interface SetPassword {
+  userId: string;
+  proof: PasswordProof;
+  newPassword: CheckedPassword;
+  changeRequired: boolean;
+  /** Unix ms */
+  now: number;
+  /** wrong codes after which the pending code is invalidated */
+  maxCodeAttempts: number;
+}
+
+/** Events to append, and the error to answer with once they are stored. */
+export interface Verdict {
+  events: NewEvent[];
+  rejection?: LatchkeyError;
+}
+
+/**
+ * Order as ZITADEL answers: user and code (or current password, or
+ * permission) first, then the policy, so a rejected password leaves the code
+ * usable. A wrong code is recorded, and the last allowed one invalidates it.
+ */
+export function decideSetPassword(state: UserState, cmd: SetPassword): Verdict {
+  const { proof } = cmd;
+  let editor = cmd.userId;
+  switch (proof.kind) {
+    case "code": {
+      const wrong = checkCode(state, cmd, proof.code, proof.matches);
+      if (wrong) return wrong;
+      break;
+    }
+    case "currentPassword":
+      // unknown user and wrong password look alike, so the call does not reveal who exists
+      if (!isHuman(state) || proof.verifiedHash === undefined || proof.verifiedHash !== state.passwordHash) {
+        throw invalidArgument(SetPasswordErrorIds.currentPasswordInvalid, "Errors.User.Password.Invalid", "The current password is not correct");
+      }
+      break;
+    case "permission":
+      requireHuman(state, "COMMAND-G8dh3");
+      checkPermission(proof.principal, "user.write", { orgId: state.orgId, userId: cmd.userId });
+      editor = proof.principal.userId;
+      break;
+  }
+  if (!cmd.newPassword.ok) throw policyError(cmd.newPassword.unmet);
+  const payload: PasswordChangedPayload = { passwordHash: cmd.newPassword.hash, changeRequired: cmd.changeRequired };
+  return { events: [{ type: UserEvents.passwordChanged, payload: { ...payload }, editor }] };
+}
+
+function isHuman(state: UserState): boolean {
+  return state.exists && state.state !== "deleted" && state.kind === "human";
+}
+
+/** Throws when no usable code is pending; returns a verdict for a wrong code; undefined when it matches. */
+function checkCode(
+  state: UserState,
+  cmd: SetPassword,
+  given: string,
+  matches: (encrypted: string, given: string) => boolean,
+): Verdict | undefined {
+  const code: PendingCode | undefined = isHuman(state) ? state.pendingCode : undefined;
+  if (!code) {
+    if (isHuman(state) && state.codeInvalidated) {
+      throw failedPrecondition(
+        SetPasswordErrorIds.codeTooManyAttempts,
+        "Errors.User.Code.TooManyAttempts",
+        "Too many wrong codes: this code no longer works. Request a new password reset",
+      );
+    }
+    throw failedPrecondition(SetPasswordErrorIds.codeNotFound, "Errors.User.Code.NotFound", "No password reset code is pending. Request a new password reset");
+  }
+  if (cmd.now > code.expiresAt) {
+    throw failedPrecondition(SetPasswordErrorIds.codeExpired, "Errors.User.Code.Expired", "The code has expired. Request a new password reset");
+  }
+  if (matches(code.encrypted, given)) return undefined;
+
+  const failedAttempts = (code.failedAttempts ?? 0) + 1;
+  const events: NewEvent[] = [{ type: UserEvents.passwordCodeCheckFailed, payload: {}, editor: cmd.userId }];
+  if (failedAttempts >= cmd.maxCodeAttempts) {
+    const payload: PasswordCodeInvalidatedPayload = { failedAttempts };
+    events.push({ type: UserEvents.passwordCodeInvalidated, payload: { ...payload }, editor: cmd.userId });
+  }
+  return { events, rejection: invalidArgument(SetPasswordErrorIds.codeInvalid, "Errors.User.Code.Invalid", "The code is not correct") };
 }

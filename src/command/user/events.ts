@@ -16,7 +16,11 @@ export const UserEvents = {
   removed: `${USER}removed`,
   passwordCodeAdded: `${PASSWORD}code.added`,
   passwordCodeSent: `${PASSWORD}code.sent`,
+  passwordCodeCheckFailed: `${PASSWORD}code.check.failed`,
+  passwordCodeInvalidated: `${PASSWORD}code.invalidated`,
   passwordChanged: `${PASSWORD}changed`,
+  passwordChangeSent: `${PASSWORD}change.sent`,
+  notificationFailed: `${HUMAN}notification.failed`,
 } as const;
 
 export type NotificationMedium = "email" | "sms";
@@ -62,12 +66,26 @@ export interface PasswordCodeAddedPayload {
   codeReturned: boolean;
 }
 
+export interface PasswordChangedPayload {
+  /** argon2id, PHC string format */
+  passwordHash: string;
+  /** the user must change the password at the next login */
+  changeRequired: boolean;
+}
+
+export interface PasswordCodeInvalidatedPayload {
+  /** wrong codes tried before the code was invalidated */
+  failedAttempts: number;
+}
+
 export type UserStateName = "active" | "inactive" | "locked" | "deleted";
 
 export interface PendingCode {
   encrypted: string;
   expiresAt: number;
   sequence: number;
+  /** wrong codes tried against this code; absent: none */
+  failedAttempts?: number;
 }
 
 export interface UserState {
@@ -81,6 +99,8 @@ export interface UserState {
   passwordChangedAt?: Date;
   role?: Role;
   pendingCode?: PendingCode;
+  /** the last code was invalidated after too many wrong attempts, and none is pending */
+  codeInvalidated?: boolean;
   sequence: number;
   createdAt?: Date;
   changedAt?: Date;
@@ -129,9 +149,30 @@ export function evolveUser(state: UserState, event: StoredEvent): UserState {
     }
     case UserEvents.passwordCodeAdded: {
       const payload = event.payload as unknown as PasswordCodeAddedPayload;
+      const { codeInvalidated: _replaced, ...rest } = next;
       return {
-        ...next,
+        ...rest,
         pendingCode: { encrypted: payload.code, expiresAt: payload.expiresAt, sequence: event.sequence },
+      };
+    }
+    case UserEvents.passwordCodeCheckFailed: {
+      if (!next.pendingCode) return next;
+      const failedAttempts = (next.pendingCode.failedAttempts ?? 0) + 1;
+      return { ...next, pendingCode: { ...next.pendingCode, failedAttempts } };
+    }
+    case UserEvents.passwordCodeInvalidated: {
+      const { pendingCode: _invalidated, ...rest } = next;
+      return { ...rest, codeInvalidated: true };
+    }
+    case UserEvents.passwordChanged: {
+      const payload = event.payload as unknown as PasswordChangedPayload;
+      // a changed password makes any outstanding reset code pointless: it is dropped
+      const { pendingCode: _used, codeInvalidated: _moot, ...rest } = next;
+      return {
+        ...rest,
+        passwordHash: payload.passwordHash,
+        passwordChangedAt: event.createdAt,
+        ...(rest.human && { human: { ...rest.human, passwordChangeRequired: payload.changeRequired } }),
       };
     }
     default:
