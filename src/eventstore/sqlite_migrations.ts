@@ -34,6 +34,28 @@ export const sqliteMigrations: readonly SqliteMigration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: "notifier checkpoint and pending deliveries",
+    sql: `
+      CREATE TABLE notification_checkpoints (
+        instance_id TEXT PRIMARY KEY,
+        position INTEGER NOT NULL
+      );
+      CREATE TABLE notification_jobs (
+        instance_id TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        aggregate_type TEXT NOT NULL,
+        aggregate_id TEXT NOT NULL,
+        sequence INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (instance_id, position)
+      );
+      CREATE INDEX notification_jobs_due ON notification_jobs (instance_id, next_attempt_at);
+    `,
+  },
 ];
 
 const CREATE_MIGRATIONS_TABLE = `

@@ -1,0 +1,55 @@
+/**
+ * The notifier's own view of a user aggregate: who receives messages and which
+ * events were already answered with a sent or failed record.
+ */
+import type { StoredEvent } from "../eventstore/eventstore.js";
+import { UserEvents, type HumanAddedPayload } from "../command/user/events.js";
+
+/** Payload of the notifier's own events (sent and failed). */
+export interface DeliveryRecordPayload {
+  /** sequence of the event the message answered */
+  triggerSequence: number;
+  messageId: string;
+}
+
+export interface DeliveryFailedPayload extends DeliveryRecordPayload {
+  channel: string;
+  reason: string;
+  attempts: number;
+}
+
+export interface Recipient {
+  sequence: number;
+  orgId: string;
+  removed: boolean;
+  human?: Pick<HumanAddedPayload, "username" | "profile" | "email" | "phone">;
+  /** codes added before this sequence no longer work: a newer code or a password change came since */
+  codesValidFrom: number;
+  /** trigger sequences that already have a sent or failed record */
+  handled: Set<number>;
+}
+
+const RECORDS: ReadonlySet<string> = new Set([
+  UserEvents.passwordCodeSent,
+  UserEvents.passwordChangeSent,
+  UserEvents.notificationFailed,
+]);
+
+export function foldRecipient(events: readonly StoredEvent[]): Recipient {
+  const user: Recipient = { sequence: 0, orgId: "", removed: false, codesValidFrom: 0, handled: new Set() };
+  for (const event of events) {
+    user.sequence = event.sequence;
+    user.orgId = event.resourceOwner;
+    if (event.type === UserEvents.humanAdded) {
+      const { username, profile, email, phone } = event.payload as unknown as HumanAddedPayload;
+      user.human = { username, profile, email, ...(phone && { phone }) };
+    } else if (event.type === UserEvents.removed) {
+      user.removed = true;
+    } else if (event.type === UserEvents.passwordCodeAdded || event.type === UserEvents.passwordChanged) {
+      user.codesValidFrom = event.sequence;
+    } else if (RECORDS.has(event.type)) {
+      user.handled.add((event.payload as unknown as DeliveryRecordPayload).triggerSequence);
+    }
+  }
+  return user;
+}

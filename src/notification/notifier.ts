@@ -1,0 +1,258 @@
+/**
+ * Follows the event store and delivers the messages its events promise.
+ *
+ * Each poll reads the events after the checkpoint and turns the ones that may
+ * need a message into jobs, in the same transaction that moves the checkpoint,
+ * so nothing is lost in a crash. Due jobs are delivered concurrently; a failed
+ * one is rescheduled on its own, so it never holds up the others. Success and
+ * final failure are recorded as events on the user.
+ */
+import type { AggregateLocks } from "../command/aggregate_lock.js";
+import { execute } from "../command/execute.js";
+import { UserEvents } from "../command/user/events.js";
+import type { CodeCipher } from "../crypto/code_cipher.js";
+import type { EventStore, StoredEvent } from "../eventstore/eventstore.js";
+import type { Logger } from "../logger.js";
+import { codeOf, decideDelivery, messageIdOf, needsMessage, triggerOf, type Channel } from "./decide.js";
+import { foldRecipient, type DeliveryFailedPayload, type DeliveryRecordPayload, type Recipient } from "./fold.js";
+import { resetLink, type MessageValues, type Templates } from "./messages.js";
+import { DeliveryError, type EmailMessage, type Provider, type SmsMessage } from "./providers/provider.js";
+import type { Job, NotificationState } from "./state.js";
+
+export interface NotifierOptions {
+  store: EventStore;
+  state: NotificationState;
+  locks: AggregateLocks;
+  cipher: CodeCipher;
+  templates: Templates;
+  providers: { email: Provider<EmailMessage>; sms: Provider<SmsMessage> };
+  logger: Logger;
+  clock: () => Date;
+  externalUrl: string;
+  maxAttempts: number;
+  /** milliseconds to wait after the n-th failed attempt */
+  retryDelay: (failures: number) => number;
+  pollMs: number;
+  /** deliveries at the same time (default 8) */
+  concurrency?: number;
+  /** least time between two status lines (default 10 s) */
+  statusEveryMs?: number;
+  /** values that must never reach a log line or event, such as the SMTP password */
+  secrets?: readonly string[];
+}
+
+export interface Notifier {
+  /** Stops polling and waits for the deliveries in flight. */
+  close(): Promise<void>;
+}
+
+const EDITOR = "notification";
+const BATCH = 500;
+
+export function startNotifier(options: NotifierOptions): Notifier {
+  const { store, state, logger, clock, providers } = options;
+  const concurrency = options.concurrency ?? 8;
+  const statusEveryMs = options.statusEveryMs ?? 10_000;
+  const domain = new URL(options.externalUrl).hostname || "localhost";
+  const inFlight = new Map<number, Promise<void>>();
+  const counts = { sent: 0, failed: 0, skipped: 0 };
+  let lastStatus = { at: 0, key: "" };
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> = Promise.resolve();
+
+  /** New events after the checkpoint become jobs. */
+  async function scan(): Promise<void> {
+    for (;;) {
+      const events = await store.readAfter(state.checkpoint(), BATCH);
+      const last = events.at(-1);
+      if (!last) return;
+      const jobs = events.filter(needsMessage).map((e) => ({
+        position: e.position,
+        aggregateType: e.aggregateType,
+        aggregateId: e.aggregateId,
+        sequence: e.sequence,
+        createdAt: e.createdAt.getTime(),
+      }));
+      state.advance(jobs, last.position, clock().getTime());
+      if (events.length < BATCH) return;
+    }
+  }
+
+  function dispatch(): void {
+    const free = concurrency - inFlight.size;
+    if (free <= 0 || stopped) return;
+    const due = state.due(clock().getTime(), free + inFlight.size).filter((job) => !inFlight.has(job.position));
+    for (const job of due.slice(0, free)) {
+      const delivery = deliver(job)
+        .catch((err: unknown) => deliveryCrashed(job, err))
+        .finally(() => inFlight.delete(job.position));
+      inFlight.set(job.position, delivery);
+    }
+  }
+
+  async function deliver(job: Job): Promise<void> {
+    const events = await store.readAggregate({ type: job.aggregateType, id: job.aggregateId });
+    const event = events.find((e) => e.sequence === job.sequence);
+    if (!event) return finish(job, "skipped", { userId: job.aggregateId, reason: "event not found" });
+    const user = foldRecipient(events);
+    const messageId = messageIdOf(event, domain);
+    const about = { messageId, userId: event.aggregateId, trigger: event.type };
+    const decision = decideDelivery(user, event, clock());
+
+    if (decision.action === "skip") return finish(job, "skipped", { ...about, reason: decision.reason });
+    if (decision.action === "fail") {
+      await recordFailure(job, event, messageId, decision.channel, decision.reason, job.attempts);
+      return finish(job, "failed", { ...about, channel: decision.channel, reason: decision.reason });
+    }
+
+    const secrets = [...(options.secrets ?? [])];
+    const attempt = job.attempts + 1;
+    let receipt: Record<string, string> | void;
+    try {
+      const { values, language } = messageValues(event, user, secrets);
+      receipt = await send(decision.channel, decision.to, messageId, event, values, language);
+    } catch (err) {
+      const reason = redact(errorText(err), secrets);
+      const permanent = err instanceof DeliveryError && err.permanent;
+      if (permanent || attempt >= options.maxAttempts) {
+        await recordFailure(job, event, messageId, decision.channel, reason, attempt);
+        return finish(job, "failed", { ...about, channel: decision.channel, attempt, permanent, reason });
+      }
+      const retryInMs = options.retryDelay(attempt);
+      state.reschedule(job.position, attempt, clock().getTime() + retryInMs);
+      logger.warn({ ...about, channel: decision.channel, attempt, retryInMs, reason }, "notifier: delivery failed, will retry");
+      return;
+    }
+
+    const payload: DeliveryRecordPayload = { triggerSequence: event.sequence, messageId };
+    await record(job, triggerOf(event)!.sent, payload);
+    const provider = providers[decision.channel].name;
+    finish(job, "sent", { ...about, channel: decision.channel, provider, attempt, ...receipt });
+  }
+
+  /** The store failed around a delivery: try the job again later, without recording anything. */
+  function deliveryCrashed(job: Job, err: unknown): void {
+    const attempt = job.attempts + 1;
+    const retryInMs = options.retryDelay(attempt);
+    logger.error({ userId: job.aggregateId, attempt, retryInMs, err: redact(errorText(err), options.secrets ?? []) }, "notifier: delivery crashed");
+    try {
+      state.reschedule(job.position, attempt, clock().getTime() + retryInMs);
+    } catch {
+      // the database is gone; the job stays due for the next start
+    }
+  }
+
+  /** The message's values; the plain code is added to `secrets` so no log line carries it. */
+  function messageValues(event: StoredEvent, user: Recipient, secrets: string[]): { values: MessageValues; language?: string } {
+    const { profile, username } = user.human!;
+    const values: MessageValues = {
+      displayName: profile.displayName || `${profile.givenName} ${profile.familyName}`.trim(),
+      givenName: profile.givenName,
+      familyName: profile.familyName,
+      username,
+    };
+    const code = codeOf(event);
+    if (code) {
+      values.code = options.cipher.decrypt(code.code);
+      secrets.push(values.code);
+      values.link = resetLink({
+        externalUrl: options.externalUrl,
+        ...(code.urlTemplate !== undefined && { urlTemplate: code.urlTemplate }),
+        userId: event.aggregateId,
+        orgId: event.resourceOwner,
+        code: values.code,
+      });
+    }
+    return { values, ...(profile.preferredLanguage && { language: profile.preferredLanguage }) };
+  }
+
+  function send(channel: Channel, to: string, messageId: string, event: StoredEvent, values: MessageValues, language?: string) {
+    const kind = triggerOf(event)!.kind;
+    if (channel === "sms") {
+      return providers.sms.send({ messageId, to, text: options.templates.sms(kind, language, values) });
+    }
+    return providers.email.send({ messageId, to, date: event.createdAt, ...options.templates.email(kind, language, values) });
+  }
+
+  async function record(job: Job, type: string, payload: DeliveryRecordPayload | DeliveryFailedPayload): Promise<void> {
+    await execute(store, options.locks, { type: job.aggregateType, id: job.aggregateId }, foldRecipient, (user) => ({
+      events: user.handled.has(job.sequence) ? [] : [{ type, payload: { ...payload }, editor: EDITOR }],
+    }));
+  }
+
+  function recordFailure(job: Job, event: StoredEvent, messageId: string, channel: Channel, reason: string, attempts: number) {
+    return record(job, UserEvents.notificationFailed, { triggerSequence: event.sequence, messageId, channel, reason, attempts });
+  }
+
+  function finish(job: Job, outcome: keyof typeof counts, fields: Record<string, unknown>): void {
+    state.remove(job.position);
+    counts[outcome]++;
+    const message = `notifier: message ${outcome}`;
+    if (outcome === "failed") logger.error(fields, message);
+    else logger.info(fields, message);
+  }
+
+  function status(): Record<string, unknown> {
+    const { head, pending, oldestPendingAt } = state.stats();
+    const checkpoint = state.checkpoint();
+    return {
+      checkpoint,
+      head,
+      lag: head - checkpoint,
+      pending,
+      ...(oldestPendingAt !== undefined && { oldestPendingMs: Math.max(0, clock().getTime() - oldestPendingAt) }),
+      ...counts,
+    };
+  }
+
+  /** A status line when something changed, at most every `statusEveryMs`. */
+  function logStatus(): void {
+    const now = Date.now();
+    if (now - lastStatus.at < statusEveryMs) return;
+    const current = status();
+    const key = JSON.stringify({ ...current, oldestPendingMs: undefined });
+    if (key === lastStatus.key) return;
+    lastStatus = { at: now, key };
+    logger.info(current, "notifier: status");
+  }
+
+  async function tick(): Promise<void> {
+    await scan();
+    dispatch();
+    logStatus();
+  }
+
+  function schedule(): void {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      running = tick()
+        .catch((err: unknown) => logger.error({ err: redact(errorText(err), options.secrets ?? []) }, "notifier: poll failed"))
+        .finally(schedule);
+    }, options.pollMs);
+  }
+
+  logger.info({ email: providers.email.name, sms: providers.sms.name, ...status() }, "notifier: started");
+  schedule();
+
+  return {
+    async close() {
+      stopped = true;
+      clearTimeout(timer);
+      await running;
+      await Promise.allSettled([...inFlight.values()]);
+      providers.email.close?.();
+      providers.sms.close?.();
+      logger.info(status(), "notifier: stopped");
+    },
+  };
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Replaces every occurrence of a secret in a text. */
+export function redact(text: string, secrets: readonly string[]): string {
+  return secrets.filter((s) => s.length > 0).reduce((out, secret) => out.split(secret).join("[redacted]"), text);
+}

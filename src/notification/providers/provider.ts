@@ -1,0 +1,37 @@
+/** What a delivery channel gets, and how it reports failure. */
+
+export interface EmailMessage {
+  /** without angle brackets */
+  messageId: string;
+  to: string;
+  subject: string;
+  text: string;
+  html: string;
+  date: Date;
+}
+
+export interface SmsMessage {
+  messageId: string;
+  to: string;
+  text: string;
+}
+
+export interface Provider<M> {
+  /** for logs, without credentials */
+  readonly name: string;
+  /** Resolves with details worth logging (never the message itself). */
+  send(message: M): Promise<Record<string, string> | void>;
+  close?(): void;
+}
+
+/** A failed delivery; `permanent` when trying again cannot help (e.g. SMTP 5xx). */
+export class DeliveryError extends Error {
+  override readonly name = "DeliveryError";
+
+  constructor(
+    message: string,
+    readonly permanent: boolean,
+  ) {
+    super(message);
+  }
+}

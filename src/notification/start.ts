@@ -1,0 +1,45 @@
+/** Builds the notifier from the configuration: providers, templates, state. */
+import type { AggregateLocks } from "../command/aggregate_lock.js";
+import type { Config } from "../config.js";
+import type { CodeCipher } from "../crypto/code_cipher.js";
+import type { SqliteEventStore } from "../eventstore/sqlite.js";
+import type { Logger } from "../logger.js";
+import { retryDelay } from "./decide.js";
+import { loadTemplates } from "./messages.js";
+import { startNotifier, type Notifier } from "./notifier.js";
+import { outbox } from "./providers/outbox.js";
+import { smsWebhookProvider } from "./providers/sms_webhook.js";
+import { smtpProvider } from "./providers/smtp.js";
+import { sqliteNotificationState } from "./state.js";
+
+export interface NotificationDeps {
+  store: SqliteEventStore;
+  locks: AggregateLocks;
+  cipher: CodeCipher;
+  clock: () => Date;
+  logger: Logger;
+}
+
+export function startNotification(config: Config, deps: NotificationDeps): Notifier {
+  const from = config.smtpFrom || `noreply@${new URL(config.externalUrl).hostname}`;
+  const files = outbox(config.dataDir, from);
+  const email = config.smtpUrl ? smtpProvider(config.smtpUrl, from) : files.email;
+  const sms = config.smsWebhook ? smsWebhookProvider(config.smsWebhook.url, config.smsWebhook.secret, deps.clock) : files.sms;
+  return startNotifier({
+    ...deps,
+    state: sqliteNotificationState(deps.store.db),
+    templates: loadTemplates(config.templatesDir),
+    providers: { email, sms },
+    externalUrl: config.externalUrl,
+    maxAttempts: config.notifyMaxAttempts,
+    retryDelay: (failures) => retryDelay(failures, config.notifyRetryDelayMs),
+    pollMs: config.notifyPollMs,
+    secrets: [...smtpPassword(config.smtpUrl), config.smsWebhook?.secret ?? ""].filter((s) => s !== ""),
+  });
+}
+
+/** The password of an SMTP URL as written and decoded. */
+function smtpPassword(url: string | undefined): string[] {
+  const raw = url ? new URL(url).password : "";
+  return raw ? [raw, decodeURIComponent(raw)] : [];
+}

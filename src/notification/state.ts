@@ -1,0 +1,94 @@
+/**
+ * The notifier's progress, kept in the event store's SQLite file: how far it
+ * has read the stream, and the messages still to deliver with their retry times.
+ */
+import type Database from "better-sqlite3";
+
+export interface NewJob {
+  position: number;
+  aggregateType: string;
+  aggregateId: string;
+  sequence: number;
+  /** when the trigger event happened (Unix ms) */
+  createdAt: number;
+}
+
+export interface Job extends NewJob {
+  attempts: number;
+  nextAttemptAt: number;
+}
+
+export interface NotificationState {
+  checkpoint(): number;
+  /** Records the jobs found in a batch of events and moves the checkpoint past it, atomically. */
+  advance(jobs: readonly NewJob[], position: number, now: number): void;
+  /** Jobs whose next attempt is due, earliest first. */
+  due(now: number, limit: number): Job[];
+  reschedule(position: number, attempts: number, nextAttemptAt: number): void;
+  remove(position: number): void;
+  stats(): { head: number; pending: number; oldestPendingAt?: number };
+}
+
+interface JobRow {
+  position: number;
+  aggregate_type: string;
+  aggregate_id: string;
+  sequence: number;
+  attempts: number;
+  next_attempt_at: number;
+  created_at: number;
+}
+
+export function sqliteNotificationState(db: Database.Database, instanceId = "default"): NotificationState {
+  const stmt = {
+    checkpoint: db.prepare<[string], number>("SELECT position FROM notification_checkpoints WHERE instance_id = ?").pluck(),
+    setCheckpoint: db.prepare<[string, number]>(
+      `INSERT INTO notification_checkpoints (instance_id, position) VALUES (?, ?)
+       ON CONFLICT (instance_id) DO UPDATE SET position = max(position, excluded.position)`,
+    ),
+    insertJob: db.prepare<[string, number, string, string, number, number, number]>(
+      `INSERT OR IGNORE INTO notification_jobs
+         (instance_id, position, aggregate_type, aggregate_id, sequence, next_attempt_at, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    due: db.prepare<[string, number, number], JobRow>(
+      `SELECT position, aggregate_type, aggregate_id, sequence, attempts, next_attempt_at, created_at
+       FROM notification_jobs WHERE instance_id = ? AND next_attempt_at <= ?
+       ORDER BY next_attempt_at, position LIMIT ?`,
+    ),
+    reschedule: db.prepare<[number, number, string, number]>(
+      "UPDATE notification_jobs SET attempts = ?, next_attempt_at = ? WHERE instance_id = ? AND position = ?",
+    ),
+    remove: db.prepare<[string, number]>("DELETE FROM notification_jobs WHERE instance_id = ? AND position = ?"),
+    head: db.prepare<[string], number>("SELECT coalesce(max(position), 0) FROM events WHERE instance_id = ?").pluck(),
+    pending: db.prepare<[string], { pending: number; oldest: number | null }>(
+      "SELECT count(*) AS pending, min(created_at) AS oldest FROM notification_jobs WHERE instance_id = ?",
+    ),
+  };
+
+  const advance = db.transaction((jobs: readonly NewJob[], position: number, now: number) => {
+    for (const j of jobs) stmt.insertJob.run(instanceId, j.position, j.aggregateType, j.aggregateId, j.sequence, now, j.createdAt);
+    stmt.setCheckpoint.run(instanceId, position);
+  });
+
+  return {
+    checkpoint: () => stmt.checkpoint.get(instanceId) ?? 0,
+    advance: (jobs, position, now) => advance.immediate(jobs, position, now),
+    due: (now, limit) =>
+      stmt.due.all(instanceId, now, limit).map((r) => ({
+        position: r.position,
+        aggregateType: r.aggregate_type,
+        aggregateId: r.aggregate_id,
+        sequence: r.sequence,
+        attempts: r.attempts,
+        nextAttemptAt: r.next_attempt_at,
+        createdAt: r.created_at,
+      })),
+    reschedule: (position, attempts, nextAttemptAt) => void stmt.reschedule.run(attempts, nextAttemptAt, instanceId, position),
+    remove: (position) => void stmt.remove.run(instanceId, position),
+    stats() {
+      const { pending, oldest } = stmt.pending.get(instanceId)!;
+      return { head: stmt.head.get(instanceId) ?? 0, pending, ...(oldest !== null && { oldestPendingAt: oldest }) };
+    },
+  };
+}
