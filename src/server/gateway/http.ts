@@ -1,0 +1,56 @@
+/** Plain HTTP helpers shared by the gateway and the other JSON endpoints. */
+import type { RequestHandler } from "../listen.js";
+
+export type HttpRequest = Parameters<RequestHandler>[0];
+export type HttpResponse = Parameters<RequestHandler>[1];
+/** What sending JSON needs of a response, so that Connect's fallback responses do as well. */
+export interface JsonResponse {
+  writeHead(status: number, headers: Record<string, string>): unknown;
+  end(body: string): unknown;
+}
+
+export function sendJson(res: JsonResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    ...headers,
+    "content-type": "application/json",
+    "content-length": String(Buffer.byteLength(text)),
+  });
+  res.end(text);
+}
+
+export class BodyTooLargeError extends Error {}
+
+/** The request body as text; rejects with BodyTooLargeError past `maxBytes` and discards the rest. */
+export function readBody(req: HttpRequest, maxBytes: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const tooLarge = () => {
+      req.removeListener("data", onData);
+      req.removeListener("end", onEnd);
+      req.resume();
+      reject(new BodyTooLargeError(`request body is larger than ${maxBytes} bytes`));
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBytes) tooLarge();
+      else chunks.push(chunk);
+    };
+    const onEnd = () => resolve(Buffer.concat(chunks).toString("utf8"));
+    req.on("data", onData);
+    req.once("end", onEnd);
+    req.once("error", reject);
+    if (Number(req.headers["content-length"] ?? 0) > maxBytes) tooLarge();
+  });
+}
+
+/** The request's URL; the path stays as sent, even when it starts with "//". */
+export function requestUrl(req: HttpRequest): URL {
+  const raw = req.url ?? "/";
+  try {
+    return new URL(raw.startsWith("/") ? `http://localhost${raw}` : raw);
+  } catch {
+    return new URL("http://localhost/");
+  }
+}
