@@ -13,7 +13,23 @@ export interface Config {
   maxBodyBytes: number;
   codeLength: number;
   codeTtlSeconds: number;
+  /** wrong codes after which a pending reset code is invalidated */
+  maxCodeAttempts: number;
+  /** argon2id cost of new password hashes */
+  argon2: { memoryKiB: number; iterations: number; parallelism: number };
   logLevel: string;
+  /** smtp://user:pass@host:port or smtps://…; without it email goes to the outbox */
+  smtpUrl?: string;
+  /** From address; default noreply@<external-url host> */
+  smtpFrom: string;
+  /** without it SMS go to the outbox */
+  smsWebhook?: { url: string; secret: string };
+  /** files here replace the built-in message templates of the same name */
+  templatesDir?: string;
+  notifyMaxAttempts: number;
+  /** delay before the first retry; doubles per attempt */
+  notifyRetryDelayMs: number;
+  notifyPollMs: number;
 }
 
 export interface ConfigField {
@@ -46,11 +62,33 @@ export const CONFIG_FIELDS: readonly ConfigField[] = [
   { flag: "max-body-bytes", env: "LATCHKEY_MAX_BODY_BYTES", description: "largest request body in bytes (default 1048576)", parse: (v, c) => void (c.maxBodyBytes = integer("max-body-bytes", 1024, 64 * 1024 * 1024)(v)) },
   { flag: "code-length", env: "LATCHKEY_CODE_LENGTH", description: "characters in a reset code (default 6)", parse: (v, c) => void (c.codeLength = integer("code-length", 4, 20)(v)) },
   { flag: "code-ttl", env: "LATCHKEY_CODE_TTL", description: "seconds a reset code stays valid (default 3600)", parse: (v, c) => void (c.codeTtlSeconds = integer("code-ttl", 60, 7 * 24 * 3600)(v)) },
+  { flag: "max-code-attempts", env: "LATCHKEY_MAX_CODE_ATTEMPTS", description: "wrong codes after which a reset code stops working (default 5)", parse: (v, c) => void (c.maxCodeAttempts = integer("max-code-attempts", 1, 100)(v)) },
+  { flag: "argon2-memory", env: "LATCHKEY_ARGON2_MEMORY", description: "argon2id memory per password hash in KiB (default 19456)", parse: (v, c) => void (c.argon2.memoryKiB = integer("argon2-memory", 1024, 4 * 1024 * 1024)(v)) },
+  { flag: "argon2-iterations", env: "LATCHKEY_ARGON2_ITERATIONS", description: "argon2id iterations per password hash (default 2)", parse: (v, c) => void (c.argon2.iterations = integer("argon2-iterations", 1, 100)(v)) },
+  { flag: "argon2-parallelism", env: "LATCHKEY_ARGON2_PARALLELISM", description: "argon2id lanes per password hash (default 1)", parse: (v, c) => void (c.argon2.parallelism = integer("argon2-parallelism", 1, 16)(v)) },
+  { flag: "smtp-url", env: "LATCHKEY_SMTP_URL", description: "SMTP server for email, smtp://user:pass@host:port or smtps://… (default: write to <data-dir>/outbox)", parse: (v, c) => void (c.smtpUrl = smtpUrl(v)) },
+  { flag: "smtp-from", env: "LATCHKEY_SMTP_FROM", description: "From address of emails (default noreply@<external-url host>)", parse: (v, c) => void (c.smtpFrom = v) },
+  { flag: "sms-webhook-url", env: "LATCHKEY_SMS_WEBHOOK_URL", description: "URL that receives each SMS as signed JSON (default: write to <data-dir>/outbox)", parse: (v, c) => void (c.smsWebhook = { url: httpUrl("sms-webhook-url", v), secret: c.smsWebhook?.secret ?? "" }) },
+  { flag: "sms-webhook-secret", env: "LATCHKEY_SMS_WEBHOOK_SECRET", description: "HMAC-SHA256 key that signs SMS webhook requests", parse: (v, c) => void (c.smsWebhook = { url: c.smsWebhook?.url ?? "", secret: v }) },
+  { flag: "templates-dir", env: "LATCHKEY_TEMPLATES_DIR", description: "directory of message templates that replace the built-in ones", parse: (v, c) => void (c.templatesDir = path.resolve(v)) },
+  { flag: "notify-max-attempts", env: "LATCHKEY_NOTIFY_MAX_ATTEMPTS", description: "delivery attempts before a message is recorded as failed (default 10)", parse: (v, c) => void (c.notifyMaxAttempts = integer("notify-max-attempts", 1, 100)(v)) },
+  { flag: "notify-retry-delay", env: "LATCHKEY_NOTIFY_RETRY_DELAY", description: "milliseconds before the first retry, doubled per attempt with jitter (default 1000)", parse: (v, c) => void (c.notifyRetryDelayMs = integer("notify-retry-delay", 1, 3_600_000)(v)) },
+  { flag: "notify-poll-interval", env: "LATCHKEY_NOTIFY_POLL_INTERVAL", description: "milliseconds between looks for new events (default 250)", parse: (v, c) => void (c.notifyPollMs = integer("notify-poll-interval", 1, 60_000)(v)) },
   { flag: "log-level", env: "LATCHKEY_LOG_LEVEL", description: "fatal, error, warn, info, debug (default info)", parse: (v, c) => void (c.logLevel = oneOf("log-level", v, ["fatal", "error", "warn", "info", "debug", "trace", "silent"])) },
 ];
 
 function oneOf(name: string, value: string, allowed: string[]): string {
   if (!allowed.includes(value)) throw new ConfigError(`${name} must be one of ${allowed.join(", ")}, got "${value}"`);
+  return value;
+}
+
+function smtpUrl(value: string): string {
+  if (!/^smtps?:\/\/[^/?#]+/.test(value)) throw new ConfigError("smtp-url must look like smtp://user:pass@host:port or smtps://…");
+  return value;
+}
+
+function httpUrl(name: string, value: string): string {
+  if (!/^https?:\/\/[^/?#]+/.test(value)) throw new ConfigError(`${name} must be an http or https URL`);
   return value;
 }
 
@@ -75,7 +113,13 @@ export function defaultConfig(): Config {
     maxBodyBytes: 1024 * 1024,
     codeLength: 6,
     codeTtlSeconds: 3600,
+    maxCodeAttempts: 5,
+    argon2: { memoryKiB: 19_456, iterations: 2, parallelism: 1 },
     logLevel: "info",
+    smtpFrom: "",
+    notifyMaxAttempts: 10,
+    notifyRetryDelayMs: 1000,
+    notifyPollMs: 250,
   };
 }
 
@@ -88,6 +132,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: Record<string, string 
   }
   if (config.tls && (!config.tls.certFile || !config.tls.keyFile)) {
     throw new ConfigError("tls-cert and tls-key must be given together");
+  }
+  if (config.smsWebhook && (!config.smsWebhook.url || !config.smsWebhook.secret)) {
+    throw new ConfigError("sms-webhook-url and sms-webhook-secret must be given together");
   }
   if (config.externalUrl === "") config.externalUrl = `http://localhost:${config.port}`;
   return config;

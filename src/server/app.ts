@@ -8,8 +8,9 @@ import type { Config } from "../config.js";
 import { CodeCipher } from "../crypto/code_cipher.js";
 import { argon2idHasher } from "../crypto/passwords.js";
 import type { EventStore } from "../eventstore/eventstore.js";
-import { openSqliteEventStore } from "../eventstore/sqlite.js";
+import { openSqliteEventStore, type SqliteEventStore } from "../eventstore/sqlite.js";
 import type { Logger } from "../logger.js";
+import { startNotification } from "../notification/start.js";
 import { ADMIN_TOKEN_FILE, DATABASE_FILE, ensureDataDir, loadOrCreateEncryptionKey, writeSecretFile } from "./data_dir.js";
 
 export interface App {
@@ -25,7 +26,7 @@ export interface AppOptions {
 }
 
 /** Opens the event store of a data directory; shared by the server and the operator commands. */
-export function openStore(dataDir: string, clock?: () => Date): EventStore {
+export function openStore(dataDir: string, clock?: () => Date): SqliteEventStore {
   ensureDataDir(dataDir);
   return openSqliteEventStore({ file: path.join(dataDir, DATABASE_FILE), ...(clock && { now: clock }) });
 }
@@ -42,20 +43,29 @@ export async function openApp(config: Config, logger: Logger, options: AppOption
     logger.info({ orgId: created.orgId, adminUserId: created.adminUserId, adminTokenFile }, "instance created");
   }
 
+  const locks = new AggregateLocks();
   const users = createUserCommands({
     store,
-    locks: new AggregateLocks(),
+    locks,
     clock,
     cipher,
-    hasher: argon2idHasher(),
-    codes: { length: config.codeLength, ttlMs: config.codeTtlSeconds * 1000 },
+    hasher: argon2idHasher({
+      memoryCost: config.argon2.memoryKiB,
+      timeCost: config.argon2.iterations,
+      parallelism: config.argon2.parallelism,
+    }),
+    codes: { length: config.codeLength, ttlMs: config.codeTtlSeconds * 1000, maxAttempts: config.maxCodeAttempts },
   });
+  const notifier = startNotification(config, { store, locks, cipher, clock, logger });
 
   return {
     store,
     users,
     authenticate: (token) => authenticate(store, token),
     adminTokenFile,
-    close: () => store.close(),
+    async close() {
+      await notifier.close();
+      await store.close();
+    },
   };
 }

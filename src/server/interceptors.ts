@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import type { DescMethod } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { principalKey } from "../api/context.js";
@@ -8,6 +9,12 @@ import { toConnectError } from "../errors/to_connect.js";
 
 /** Methods a caller may use without a token: holding a reset code authorizes SetPassword. */
 const ANONYMOUS_METHODS = new Set(["SetPassword"]);
+/** Services anyone may call: they describe the schema and the server's health, no data. */
+const ANONYMOUS_SERVICES = new Set(["grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection", "grpc.health.v1.Health"]);
+
+export function allowsAnonymous(method: DescMethod): boolean {
+  return ANONYMOUS_METHODS.has(method.name) || ANONYMOUS_SERVICES.has(method.parent.typeName);
+}
 
 function protocolOf(contentType: string | null): string {
   if (!contentType) return "unknown";
@@ -16,12 +23,15 @@ function protocolOf(contentType: string | null): string {
   return "connect";
 }
 
-/** One log line per call: request id, method, protocol, status, duration. Never the payload. */
-export function loggingInterceptor(logger: Logger): Interceptor {
+/**
+ * One log line per call: request id, method, protocol, status, duration. Never the payload.
+ * `protocol` names it for routers that see no client's content type (the REST gateway's).
+ */
+export function loggingInterceptor(logger: Logger, protocol?: string): Interceptor {
   return (next) => async (req) => {
     const started = performance.now();
     const requestId = req.header.get("x-request-id") ?? randomUUID();
-    const line = { requestId, method: `${req.service.typeName}/${req.method.name}`, protocol: protocolOf(req.header.get("content-type")) };
+    const line = { requestId, method: `${req.service.typeName}/${req.method.name}`, protocol: protocol ?? protocolOf(req.header.get("content-type")) };
     try {
       const res = await next(req);
       res.header.set("x-request-id", requestId);
@@ -67,7 +77,7 @@ export function authInterceptor(authenticate: (token: string) => Promise<Princip
     if (token !== undefined) {
       principal = await authenticate(token);
       if (!principal) throw unauthenticated("AUTH-7fs1e", "Errors.Token.Invalid", "Token is not valid or has expired");
-    } else if (!ANONYMOUS_METHODS.has(req.method.name)) {
+    } else if (!allowsAnonymous(req.method)) {
       throw unauthenticated("AUTH-x7Bq3", "Errors.Token.Missing", "Authorization header with a bearer token is required");
     }
     req.contextValues.set(principalKey, principal);

@@ -3,14 +3,20 @@ import fs from "node:fs";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { createValidateInterceptor } from "@connectrpc/validate";
+import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import { UserService } from "../../gen/zitadel/user/v2/user_service_pb.js";
 import { userService } from "../api/user_service.js";
 import type { Config } from "../config.js";
+import { resetPage } from "../ui/reset_page.js";
 import type { Logger } from "../logger.js";
 import { openApp, type App, type AppOptions } from "./app.js";
 import { corsHandler } from "./cors.js";
+import { restGateway } from "./gateway/gateway.js";
+import { healthRoutes, healthService } from "./health.js";
 import { authInterceptor, errorInterceptor, loggingInterceptor } from "./interceptors.js";
 import { listen, type RequestHandler } from "./listen.js";
+import { openApiRoute } from "./openapi.js";
+import { reflection } from "./reflection.js";
 
 export interface RunningServer {
   readonly url: string;
@@ -25,17 +31,25 @@ export type HttpRoute = (req: Parameters<RequestHandler>[0], res: Parameters<Req
 export function createHandler(app: App, config: Config, logger: Logger): RequestHandler {
   const routes = (router: ConnectRouter) => {
     router.service(UserService, userService(app.users));
+    router.service(Health, healthService(app.store, { services: [UserService.typeName] }));
+    reflection(router);
   };
-  const interceptors = [
-    loggingInterceptor(logger),
+  const interceptors = (protocol?: string) => [
+    loggingInterceptor(logger, protocol),
     errorInterceptor(logger),
     authInterceptor(app.authenticate),
     createValidateInterceptor(),
   ];
-  const rpc = connectNodeAdapter({ routes, interceptors, readMaxBytes: config.maxBodyBytes });
+  const gateway = restGateway({ routes, interceptors: interceptors("rest"), maxBodyBytes: config.maxBodyBytes });
+  const rpc = connectNodeAdapter({ routes, interceptors: interceptors(), readMaxBytes: config.maxBodyBytes, fallback: gateway.notFound });
   const cors = corsHandler(config.corsOrigins);
   // tried in order before the RPC protocols
-  const httpRoutes: HttpRoute[] = [];
+  const httpRoutes: HttpRoute[] = [
+    resetPage({ policyForUser: app.users.passwordPolicyForUser, logger }),
+    ...healthRoutes(app.store),
+    openApiRoute(gateway.services),
+    gateway.route,
+  ];
   return (req, res) => {
     if (cors(req, res)) return;
     for (const route of httpRoutes) if (route(req, res)) return;
