@@ -84,9 +84,11 @@ describe("decideDelivery", () => {
     expect(skip(history, history[1]!, new Date(T0.getTime() + HOUR - 1))).toBe("send");
     const returned = code(2, { codeReturned: true });
     expect(skip([added(), returned], returned)).toBe("code returned to the caller");
-    expect(skip([...history, code(3)], history[1]!)).toBe("code replaced or password changed since");
-    expect(skip([...history, event(3, UserEvents.passwordChanged)], history[1]!)).toBe("code replaced or password changed since");
+    expect(skip([...history, code(3)], history[1]!)).toBe("code replaced, invalidated or password changed since");
+    expect(skip([...history, event(3, UserEvents.passwordChanged)], history[1]!)).toBe("code replaced, invalidated or password changed since");
     expect(skip([...history, event(3, UserEvents.removed)], history[1]!)).toBe("user removed");
+    const invalidated = event(4, UserEvents.passwordCodeInvalidated, { failedAttempts: 5 });
+    expect(skip([...history, event(3, UserEvents.passwordCodeCheckFailed), invalidated], history[1]!)).toBe("code replaced, invalidated or password changed since");
   });
 
   it("skips what was already sent or recorded as failed, and only that", () => {

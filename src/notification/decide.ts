@@ -47,7 +47,7 @@ export function decideDelivery(user: Recipient, event: StoredEvent, now: Date): 
   const code = codeOf(event);
   if (code) {
     if (code.codeReturned) return skip("code returned to the caller");
-    if (event.sequence < user.codesValidFrom) return skip("code replaced or password changed since");
+    if (event.sequence < user.codesValidFrom) return skip("code replaced, invalidated or password changed since");
     if (now.getTime() >= code.expiresAt) return skip("code expired");
   }
   const channel: Channel = code?.medium ?? "email";

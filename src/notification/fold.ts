@@ -23,7 +23,7 @@ export interface Recipient {
   orgId: string;
   removed: boolean;
   human?: Pick<HumanAddedPayload, "username" | "profile" | "email" | "phone">;
-  /** codes added before this sequence no longer work: a newer code or a password change came since */
+  /** codes added before this sequence no longer work: a newer code, a password change or an invalidation came since */
   codesValidFrom: number;
   /** trigger sequences that already have a sent or failed record */
   handled: Set<number>;
@@ -33,6 +33,13 @@ const RECORDS: ReadonlySet<string> = new Set([
   UserEvents.passwordCodeSent,
   UserEvents.passwordChangeSent,
   UserEvents.notificationFailed,
+]);
+
+/** Events after which every earlier code is void. */
+const CODE_ENDINGS: ReadonlySet<string> = new Set([
+  UserEvents.passwordCodeAdded,
+  UserEvents.passwordChanged,
+  UserEvents.passwordCodeInvalidated,
 ]);
 
 export function foldRecipient(events: readonly StoredEvent[]): Recipient {
@@ -45,7 +52,7 @@ export function foldRecipient(events: readonly StoredEvent[]): Recipient {
       user.human = { username, profile, email, ...(phone && { phone }) };
     } else if (event.type === UserEvents.removed) {
       user.removed = true;
-    } else if (event.type === UserEvents.passwordCodeAdded || event.type === UserEvents.passwordChanged) {
+    } else if (CODE_ENDINGS.has(event.type)) {
       user.codesValidFrom = event.sequence;
     } else if (RECORDS.has(event.type)) {
       user.handled.add((event.payload as unknown as DeliveryRecordPayload).triggerSequence);
