@@ -1,5 +1,6 @@
 /** Settings of a running server: flags win over environment, environment over defaults. */
 import path from "node:path";
+import { DEFAULT_RATE_LIMITS, addressMatcher, parseLimitSpec, type RateLimitSettings } from "./ratelimit/rules.js";
 
 export interface Config {
   host: string;
@@ -30,6 +31,9 @@ export interface Config {
   /** delay before the first retry; doubles per attempt */
   notifyRetryDelayMs: number;
   notifyPollMs: number;
+  rateLimits: RateLimitSettings;
+  /** peers whose X-Forwarded-For is believed: addresses and CIDR ranges */
+  trustedProxies: string[];
 }
 
 export interface ConfigField {
@@ -74,12 +78,37 @@ export const CONFIG_FIELDS: readonly ConfigField[] = [
   { flag: "notify-max-attempts", env: "LATCHKEY_NOTIFY_MAX_ATTEMPTS", description: "delivery attempts before a message is recorded as failed (default 10)", parse: (v, c) => void (c.notifyMaxAttempts = integer("notify-max-attempts", 1, 100)(v)) },
   { flag: "notify-retry-delay", env: "LATCHKEY_NOTIFY_RETRY_DELAY", description: "milliseconds before the first retry, doubled per attempt with jitter (default 1000)", parse: (v, c) => void (c.notifyRetryDelayMs = integer("notify-retry-delay", 1, 3_600_000)(v)) },
   { flag: "notify-poll-interval", env: "LATCHKEY_NOTIFY_POLL_INTERVAL", description: "milliseconds between looks for new events (default 250)", parse: (v, c) => void (c.notifyPollMs = integer("notify-poll-interval", 1, 60_000)(v)) },
+  { flag: "rate-limits", env: "LATCHKEY_RATE_LIMITS", description: "on, or off to turn every rate limit off (default on)", parse: (v, c) => void (c.rateLimits = { ...c.rateLimits, enabled: oneOf("rate-limits", v, ["on", "off"]) === "on" }) },
+  { flag: "rate-limit-change-password", env: "LATCHKEY_RATE_LIMIT_CHANGE_PASSWORD", description: "change_password calls per client IP and email, e.g. 1/m,burst=10 or off (default 1/m,burst=10)", parse: rateLimit("rate-limit-change-password", "changePassword") },
+  { flag: "rate-limit-reset-user", env: "LATCHKEY_RATE_LIMIT_RESET_USER", description: "message-sending PasswordResets per user, e.g. 10/h or off (default 10/h)", parse: rateLimit("rate-limit-reset-user", "resetPerUser") },
+  { flag: "rate-limit-reset-token", env: "LATCHKEY_RATE_LIMIT_RESET_TOKEN", description: "PasswordResets per calling token, e.g. 600/m or off (default 600/m)", parse: rateLimit("rate-limit-reset-token", "resetPerToken") },
+  { flag: "trusted-proxies", env: "LATCHKEY_TRUSTED_PROXIES", description: "comma-separated proxy addresses or CIDR ranges whose X-Forwarded-For names the client", parse: (v, c) => void (c.trustedProxies = trustedProxies(v)) },
   { flag: "log-level", env: "LATCHKEY_LOG_LEVEL", description: "fatal, error, warn, info, debug (default info)", parse: (v, c) => void (c.logLevel = oneOf("log-level", v, ["fatal", "error", "warn", "info", "debug", "trace", "silent"])) },
 ];
 
 function oneOf(name: string, value: string, allowed: string[]): string {
   if (!allowed.includes(value)) throw new ConfigError(`${name} must be one of ${allowed.join(", ")}, got "${value}"`);
   return value;
+}
+
+function rateLimit(name: string, key: "changePassword" | "resetPerUser" | "resetPerToken") {
+  return (value: string, config: Config): void => {
+    try {
+      config.rateLimits = { ...config.rateLimits, [key]: parseLimitSpec(value) };
+    } catch (err) {
+      throw new ConfigError(`${name}: ${(err as Error).message}`);
+    }
+  };
+}
+
+function trustedProxies(value: string): string[] {
+  const entries = value.split(",").map((e) => e.trim()).filter(Boolean);
+  try {
+    addressMatcher(entries);
+  } catch (err) {
+    throw new ConfigError(`trusted-proxies: ${(err as Error).message}`);
+  }
+  return entries;
 }
 
 function smtpUrl(value: string): string {
@@ -120,6 +149,8 @@ export function defaultConfig(): Config {
     notifyMaxAttempts: 10,
     notifyRetryDelayMs: 1000,
     notifyPollMs: 250,
+    rateLimits: { ...DEFAULT_RATE_LIMITS },
+    trustedProxies: [],
   };
 }
 

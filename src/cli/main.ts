@@ -1,6 +1,8 @@
 /** The `latchkey` command: the server and the operator commands. */
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { addApplication } from "../command/application/commands.js";
 import { createOperatorCommands } from "../command/instance.js";
+import { setConnectionName } from "../command/org/connection.js";
 import { setPasswordPolicy } from "../command/org/password_policy.js";
 import { DEFAULT_PASSWORD_POLICY, type PasswordPolicy } from "../command/password_policy.js";
 import type { Role } from "../command/user/events.js";
@@ -33,18 +35,29 @@ function required(values: Record<string, string | undefined>, name: string): str
   return value;
 }
 
+/** Every value of a flag declared `multiple` (parseArgs gives those as arrays). */
+function list(values: Record<string, string | undefined>, name: string): string[] {
+  const value: unknown = values[name];
+  return Array.isArray(value) ? (value as string[]) : typeof value === "string" ? [value] : [];
+}
+
+/** Runs work on the data directory's store and prints only its result. */
+async function withStore(values: Record<string, string | undefined>, work: (store: ReturnType<typeof openStore>) => Promise<string>): Promise<number> {
+  const store = openStore(dataDir(values));
+  try {
+    process.stdout.write((await work(store)) + "\n");
+    return 0;
+  } finally {
+    await store.close();
+  }
+}
+
 /** Runs an operator command on the data directory's store and prints only its result. */
 async function withOperator(
   values: Record<string, string | undefined>,
   work: (ops: ReturnType<typeof createOperatorCommands>) => Promise<string>,
 ): Promise<number> {
-  const store = openStore(dataDir(values));
-  try {
-    process.stdout.write((await work(createOperatorCommands(store))) + "\n");
-    return 0;
-  } finally {
-    await store.close();
-  }
+  return withStore(values, (store) => work(createOperatorCommands(store)));
 }
 
 const ROLES: readonly Role[] = ["IAM_OWNER", "ORG_OWNER"];
@@ -103,6 +116,33 @@ const COMMANDS: Record<string, Command> = {
     options: { user: { type: "string" }, "data-dir": { type: "string" } },
     help: { user: "id of the machine user", "data-dir": DATA_DIR_HELP },
     run: (values) => withOperator(values, (ops) => ops.addToken(required(values, "user"))),
+  },
+  "app add": {
+    usage: "latchkey app add --name NAME [--origin URL]... [--data-dir DIR]",
+    summary: "register an application for Auth0-compatible calls; prints its client id",
+    options: { name: { type: "string" }, origin: { type: "string", multiple: true }, "data-dir": { type: "string" } },
+    help: {
+      name: "name of the application",
+      origin: "browser origin allowed to call on its behalf, e.g. https://app.example.com (repeatable)",
+      "data-dir": DATA_DIR_HELP,
+    },
+    run: (values) => withStore(values, (store) => addApplication(store, { name: required(values, "name"), origins: list(values, "origin") })),
+  },
+  "connection set": {
+    usage: "latchkey connection set --org ID --name NAME [--data-dir DIR]",
+    summary: "name an organization's user store for Auth0-compatible calls; prints the name",
+    options: { org: { type: "string" }, name: { type: "string" }, "data-dir": { type: "string" } },
+    help: {
+      org: "organization whose users the connection holds",
+      name: "connection name, e.g. acme-users (the default organization answers to Username-Password-Authentication until named)",
+      "data-dir": DATA_DIR_HELP,
+    },
+    run: (values) =>
+      withStore(values, async (store) => {
+        const name = required(values, "name");
+        await setConnectionName(store, required(values, "org"), name);
+        return name;
+      }),
   },
   "policy set": {
     usage: "latchkey policy set --org ID [--min-length N] [--no-uppercase] [--no-lowercase] [--no-digit] [--no-symbol] [--data-dir DIR]",

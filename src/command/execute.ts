@@ -2,6 +2,7 @@ import {
   ConcurrencyError,
   type AggregateRef,
   type EventStore,
+  type Lookup,
   type NewEvent,
   type StoredEvent,
   type UniqueConstraint,
@@ -15,6 +16,8 @@ export interface Decision {
   resourceOwner?: string;
   addUnique?: UniqueConstraint[];
   removeUnique?: UniqueConstraint[];
+  addLookup?: Lookup[];
+  removeLookup?: Lookup[];
 }
 
 export interface Executed<S> {
@@ -49,6 +52,8 @@ export async function execute<S extends { sequence: number; orgId: string }>(
             events: decision.events,
             ...(decision.addUnique && { addUnique: decision.addUnique }),
             ...(decision.removeUnique && { removeUnique: decision.removeUnique }),
+            ...(decision.addLookup && { addLookup: decision.addLookup }),
+            ...(decision.removeLookup && { removeLookup: decision.removeLookup }),
           },
         ]);
         return { state, stored };

@@ -52,6 +52,12 @@ export async function setupInstance(store: EventStore): Promise<CreatedInstance 
   return { orgId, adminUserId, adminToken };
 }
 
+/** The id of the organization created with the instance ("" before setup). */
+export async function readDefaultOrgId(store: EventStore): Promise<string> {
+  const [added] = await store.readAggregate({ type: INSTANCE_AGGREGATE, id: INSTANCE_ID });
+  return added ? String(added.payload["defaultOrgId"]) : "";
+}
+
 /** The principal behind a token, or undefined for an unknown or revoked token. */
 export async function authenticate(store: EventStore, token: string): Promise<Principal | undefined> {
   const userId = await store.findUnique(patConstraint(token));

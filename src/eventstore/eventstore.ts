@@ -30,6 +30,16 @@ export interface UniqueConstraint {
 }
 
 /**
+ * A value that leads to aggregates without being unique (a user's email
+ * address in an organization: several users may share it). Added and removed
+ * in the same transaction as the events, so lookups never lag behind them.
+ */
+export interface Lookup {
+  readonly kind: string;
+  readonly value: string;
+}
+
+/**
  * Events for one aggregate, appended only if the aggregate's last sequence is
  * still `expectedSequence` (0 = the aggregate must not exist yet).
  */
@@ -40,6 +50,10 @@ export interface AggregateWrite {
   readonly events: readonly NewEvent[];
   readonly addUnique?: readonly UniqueConstraint[];
   readonly removeUnique?: readonly UniqueConstraint[];
+  /** lookup values that lead to this aggregate from now on (adding one it already has is a no-op) */
+  readonly addLookup?: readonly Lookup[];
+  /** lookup values that no longer lead to this aggregate; other aggregates keep theirs */
+  readonly removeLookup?: readonly Lookup[];
 }
 
 export interface StoredEvent {
@@ -69,6 +83,11 @@ export interface EventStore {
   readAfter(position: number, limit: number): Promise<StoredEvent[]>;
   /** The id of the aggregate that holds a unique value, if any. */
   findUnique(constraint: UniqueConstraint): Promise<string | undefined>;
+  /**
+   * The ids of every aggregate a lookup value leads to, in ascending order
+   * ([] when none). Removals apply before additions within one write.
+   */
+  findLookup(lookup: Lookup): Promise<string[]>;
   /** Database reachable and migrations applied. */
   ready(): Promise<boolean>;
   close(): Promise<void>;

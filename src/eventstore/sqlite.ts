@@ -5,6 +5,7 @@ import {
   type AggregateRef,
   type AggregateWrite,
   type EventStore,
+  type Lookup,
   type StoredEvent,
   type UniqueConstraint,
 } from "./eventstore.js";
@@ -37,6 +38,7 @@ interface EventRow {
 
 type AggregateKey = [instanceId: string, type: string, id: string];
 type UniqueKey = [instanceId: string, kind: string, value: string];
+type LookupKey = [instanceId: string, kind: string, value: string];
 
 const EVENT_COLUMNS =
   "position, instance_id, aggregate_type, aggregate_id, sequence, event_type, payload, created_at, resource_owner, editor";
@@ -120,6 +122,17 @@ function createStore(db: Database.Database, instanceId: string, now: () => Date)
         "SELECT aggregate_id FROM unique_constraints WHERE instance_id = ? AND kind = ? AND value = ?",
       )
       .pluck(),
+    insertLookup: db.prepare<[...LookupKey, string]>(
+      "INSERT OR IGNORE INTO lookups (instance_id, kind, value, aggregate_id) VALUES (?, ?, ?, ?)",
+    ),
+    deleteLookup: db.prepare<[...LookupKey, string]>(
+      "DELETE FROM lookups WHERE instance_id = ? AND kind = ? AND value = ? AND aggregate_id = ?",
+    ),
+    findLookup: db
+      .prepare<LookupKey, string>(
+        "SELECT aggregate_id FROM lookups WHERE instance_id = ? AND kind = ? AND value = ? ORDER BY aggregate_id",
+      )
+      .pluck(),
     ping: db.prepare<[], number>("SELECT 1").pluck(),
     migrated: db
       .prepare<[number], number>("SELECT 1 FROM schema_migrations WHERE version = ?")
@@ -156,7 +169,17 @@ function createStore(db: Database.Database, instanceId: string, now: () => Date)
       return toStoredEvent({ ...row, position: Number(result.lastInsertRowid) });
     });
     updateUniques(write);
+    updateLookups(write);
     return stored;
+  }
+
+  function updateLookups(write: AggregateWrite): void {
+    for (const lookup of write.removeLookup ?? []) {
+      stmt.deleteLookup.run(instanceId, lookup.kind, lookup.value, write.aggregate.id);
+    }
+    for (const lookup of write.addLookup ?? []) {
+      stmt.insertLookup.run(instanceId, lookup.kind, lookup.value, write.aggregate.id);
+    }
   }
 
   // Removals first, so a write that removes and re-adds the same value succeeds.
@@ -190,6 +213,9 @@ function createStore(db: Database.Database, instanceId: string, now: () => Date)
     },
     async findUnique(constraint: UniqueConstraint) {
       return stmt.findUnique.get(instanceId, constraint.kind, constraint.value);
+    },
+    async findLookup(lookup: Lookup) {
+      return stmt.findLookup.all(instanceId, lookup.kind, lookup.value);
     },
     async ready() {
       try {

@@ -56,6 +56,44 @@ export const sqliteMigrations: readonly SqliteMigration[] = [
       CREATE INDEX notification_jobs_due ON notification_jobs (instance_id, next_attempt_at);
     `,
   },
+  {
+    version: 3,
+    name: "lookups, with the email addresses of existing users",
+    // The value must equal emailLookup() in src/command/user/commands.ts:
+    // "<org id>:<address>" with ASCII letters lowercased, as SQLite's lower() does.
+    sql: `
+      CREATE TABLE lookups (
+        instance_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        value TEXT NOT NULL,
+        aggregate_id TEXT NOT NULL,
+        PRIMARY KEY (instance_id, kind, value, aggregate_id)
+      ) WITHOUT ROWID;
+      INSERT OR IGNORE INTO lookups (instance_id, kind, value, aggregate_id)
+        SELECT e.instance_id, 'email', e.resource_owner || ':' || lower(json_extract(e.payload, '$.email.address')), e.aggregate_id
+        FROM events e
+        WHERE e.aggregate_type = 'user' AND e.event_type = 'user.human.added'
+          AND json_extract(e.payload, '$.email.address') IS NOT NULL
+          AND NOT EXISTS (
+            SELECT 1 FROM events r
+            WHERE r.instance_id = e.instance_id AND r.aggregate_type = 'user'
+              AND r.aggregate_id = e.aggregate_id AND r.event_type = 'user.removed'
+          );
+    `,
+  },
+  {
+    version: 4,
+    name: "rate limit counters",
+    // the table rate-limiter-flexible's RateLimiterSQLite reads and writes
+    sql: `
+      CREATE TABLE rate_limits (
+        key TEXT PRIMARY KEY,
+        points INTEGER NOT NULL DEFAULT 0,
+        expire INTEGER
+      );
+      CREATE INDEX rate_limits_expire ON rate_limits (expire);
+    `,
+  },
 ];
 
 const CREATE_MIGRATIONS_TABLE = `

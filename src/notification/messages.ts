@@ -161,11 +161,14 @@ export interface LinkInput {
   userId: string;
   orgId: string;
   code: string;
+  /** more query parameters of the hosted page's link */
+  linkParams?: Readonly<Record<string, string>>;
 }
 
 /** The caller's URL template, or the hosted page under the external URL. */
-export function resetLink({ externalUrl, urlTemplate, userId, orgId, code }: LinkInput): string {
+export function resetLink({ externalUrl, urlTemplate, userId, orgId, code, linkParams }: LinkInput): string {
   if (urlTemplate !== undefined) return renderUrlTemplate(urlTemplate, { UserID: userId, Code: code, OrgID: orgId });
   const query = new URLSearchParams({ userID: userId, code, orgID: orgId });
+  for (const [name, value] of Object.entries(linkParams ?? {})) if (!query.has(name)) query.set(name, value);
   return `${externalUrl}/ui/login/password/init?${query}`;
 }

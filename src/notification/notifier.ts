@@ -159,6 +159,7 @@ export function startNotifier(options: NotifierOptions): Notifier {
       values.link = resetLink({
         externalUrl: options.externalUrl,
         ...(code.urlTemplate !== undefined && { urlTemplate: code.urlTemplate }),
+        ...(code.linkParams && { linkParams: code.linkParams }),
         userId: event.aggregateId,
         orgId: event.resourceOwner,
         code: values.code,

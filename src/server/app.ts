@@ -11,12 +11,17 @@ import type { EventStore } from "../eventstore/eventstore.js";
 import { openSqliteEventStore, type SqliteEventStore } from "../eventstore/sqlite.js";
 import type { Logger } from "../logger.js";
 import { startNotification } from "../notification/start.js";
+import { createRateLimits, type RateLimits } from "../ratelimit/limits.js";
+import { sqliteRateLimitStore } from "../ratelimit/store.js";
 import { ADMIN_TOKEN_FILE, DATABASE_FILE, ensureDataDir, loadOrCreateEncryptionKey, writeSecretFile } from "./data_dir.js";
 
 export interface App {
   store: EventStore;
   users: UserCommands;
   authenticate(token: string): Promise<Principal | undefined>;
+  limits: RateLimits;
+  /** work that outlives its request; close() waits for it */
+  runInBackground(work: () => Promise<unknown>): void;
   adminTokenFile: string;
   close(): Promise<void>;
 }
@@ -57,13 +62,24 @@ export async function openApp(config: Config, logger: Logger, options: AppOption
     codes: { length: config.codeLength, ttlMs: config.codeTtlSeconds * 1000, maxAttempts: config.maxCodeAttempts },
   });
   const notifier = startNotification(config, { store, locks, cipher, clock, logger });
+  const limitStore = sqliteRateLimitStore(store.db);
+  const background = new Set<Promise<unknown>>();
 
   return {
     store,
     users,
     authenticate: (token) => authenticate(store, token),
+    limits: createRateLimits(limitStore, config.rateLimits),
+    runInBackground(work) {
+      const running = work()
+        .catch((err: unknown) => logger.error({ err }, "background work failed"))
+        .finally(() => background.delete(running));
+      background.add(running);
+    },
     adminTokenFile,
     async close() {
+      await Promise.allSettled(background);
+      limitStore.close();
       await notifier.close();
       await store.close();
     },

@@ -7,9 +7,15 @@ export const OrgEvents = {
   added: "org.added",
   passwordPolicyAdded: "org.policy.password.complexity.added",
   passwordPolicyChanged: "org.policy.password.complexity.changed",
+  connectionSet: "org.connection.set",
 } as const;
 
 export interface OrgAddedPayload {
+  name: string;
+}
+
+/** The name of the organization's user store, as Auth0 calls it a connection. */
+export interface ConnectionSetPayload {
   name: string;
 }
 
@@ -23,6 +29,8 @@ export interface OrgState {
   sequence: number;
   /** the organization's own policy; absent: the instance default applies */
   passwordPolicy?: PasswordPolicy;
+  /** the connection name it was given; absent: see connectionNameOf */
+  connectionName?: string;
 }
 
 export function foldOrg(events: readonly StoredEvent[]): OrgState {
@@ -48,6 +56,11 @@ export function foldOrg(events: readonly StoredEvent[]): OrgState {
             hasSymbol: p.hasSymbol,
           },
         };
+        break;
+      }
+      case OrgEvents.connectionSet: {
+        const { name } = event.payload as unknown as ConnectionSetPayload;
+        state = { ...state, connectionName: name };
         break;
       }
     }

@@ -37,6 +37,15 @@ export function usernameConstraint(orgId: string, username: string) {
   return { kind: "username", value: `${orgId}:${username.toLowerCase()}` };
 }
 
+/**
+ * Leads from an email address in an organization to its users. Only ASCII
+ * letters are lowercased, as SQLite's lower() does in the migration that
+ * filled the lookup for users created before it.
+ */
+export function emailLookup(orgId: string, address: string) {
+  return { kind: "email", value: `${orgId}:${address.replace(/[A-Z]+/g, (s) => s.toLowerCase())}` };
+}
+
 export interface AddHumanInput {
   userId?: string;
   username?: string;
@@ -49,7 +58,8 @@ export interface AddHumanInput {
 }
 
 export type ResetMedium =
-  | { kind: "default" }
+  /** email with the hosted page's link; `linkParams` are added to the link's query */
+  | { kind: "default"; linkParams?: Readonly<Record<string, string>> }
   | { kind: "link"; medium: NotificationMedium; urlTemplate?: string }
   | { kind: "return" };
 
@@ -102,6 +112,7 @@ export function createUserCommands(deps: CommandDeps) {
         }),
         resourceOwner: orgId,
         addUnique: [usernameConstraint(orgId, username)],
+        addLookup: [emailLookup(orgId, input.email.address)],
       }));
       const last = stored[stored.length - 1]!;
       return { userId, details: detailsOf(last, last.createdAt) };
@@ -149,6 +160,7 @@ export function createUserCommands(deps: CommandDeps) {
       expiresAt: now.getTime() + deps.codes.ttlMs,
       medium: medium.kind === "link" ? medium.medium : "email",
       ...(urlTemplate !== undefined && { urlTemplate }),
+      ...(medium.kind === "default" && medium.linkParams && { linkParams: medium.linkParams }),
       returnCode: medium.kind === "return",
     };
     // 3. existence, permission, event
@@ -157,6 +169,30 @@ export function createUserCommands(deps: CommandDeps) {
     }));
     const details = detailsOf(stored[stored.length - 1]!, state.createdAt);
     return { details, ...(medium.kind === "return" && { code }) };
+  }
+
+  /**
+   * Starts a reset with the default medium for each user of the organization
+   * with this email address, on behalf of `actor` (who is recorded as the
+   * editor); returns how many were started. Without a user it still makes and
+   * encrypts a code, so that both cases do about the same work.
+   */
+  async function requestPasswordResetByEmail(
+    actor: string,
+    orgId: string,
+    email: string,
+    linkParams?: Readonly<Record<string, string>>,
+  ): Promise<number> {
+    const userIds = await store.findLookup(emailLookup(orgId, email));
+    if (userIds.length === 0) {
+      deps.cipher.encrypt(generateCode(deps.codes.length));
+      return 0;
+    }
+    const principal: Principal = { userId: actor, orgId, role: "ORG_OWNER" };
+    for (const userId of userIds) {
+      await requestPasswordReset(principal, userId, { kind: "default", ...(linkParams && { linkParams }) });
+    }
+    return userIds.length;
   }
 
   async function setPassword(
@@ -225,8 +261,10 @@ export function createUserCommands(deps: CommandDeps) {
       change(id, (s) => ({
         events: decideRemove(s, p, id),
         removeUnique: [usernameConstraint(s.orgId, s.username)],
+        ...(s.human && { removeLookup: [emailLookup(s.orgId, s.human.email.address)] }),
       })),
     requestPasswordReset,
+    requestPasswordResetByEmail,
     setPassword,
     /** the policy of the user's organization; the instance default for an unknown user */
     passwordPolicyForUser: async (userId: string) =>

@@ -79,6 +79,7 @@ export interface RequestPasswordReset {
   expiresAt: number;
   medium: NotificationMedium;
   urlTemplate?: string;
+  linkParams?: Readonly<Record<string, string>>;
   returnCode: boolean;
 }
 
@@ -91,6 +92,7 @@ export function decidePasswordReset(state: UserState, cmd: RequestPasswordReset)
     expiresAt: cmd.expiresAt,
     medium: cmd.medium,
     ...(cmd.urlTemplate !== undefined && { urlTemplate: cmd.urlTemplate }),
+    ...(cmd.linkParams && { linkParams: { ...cmd.linkParams } }),
     codeReturned: cmd.returnCode,
   };
   return [{ type: UserEvents.passwordCodeAdded, payload: { ...payload }, editor: cmd.principal.userId }];

@@ -62,6 +62,8 @@ export interface PasswordCodeAddedPayload {
   expiresAt: number;
   medium: NotificationMedium;
   urlTemplate?: string;
+  /** extra query parameters of the hosted page's link (no urlTemplate) */
+  linkParams?: Record<string, string>;
   /** true when the code went back to the caller, so nothing is sent */
   codeReturned: boolean;
 }

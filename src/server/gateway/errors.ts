@@ -6,7 +6,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { file_zitadel_v1_message } from "../../../gen/zitadel/v1/message_pb.js";
 import { LatchkeyError } from "../../errors/errors.js";
 import { toConnectError } from "../../errors/to_connect.js";
-import { sendJson, type JsonResponse } from "./http.js";
+import { callHeaders, sendJson, type JsonResponse } from "./http.js";
 
 const HTTP_STATUS: Record<Code, number> = {
   [Code.Canceled]: 499,
@@ -45,10 +45,9 @@ export function methodNotAllowed(method: string | undefined, path: string, allow
 export function writeError(res: JsonResponse, err: unknown, headers: Record<string, string> = {}): void {
   const error = toConnectError(err);
   const status = (err instanceof GatewayError && err.status) || HTTP_STATUS[error.code];
-  const requestId = error.metadata.get("x-request-id");
   sendJson(res, status, { code: error.code, message: error.rawMessage, details: error.details.map(detailJson) }, {
     ...headers,
-    ...(requestId && { "x-request-id": requestId }),
+    ...callHeaders(error.metadata),
   });
 }
 

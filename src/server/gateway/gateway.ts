@@ -7,7 +7,7 @@ import { toJson, type DescService } from "@bufbuild/protobuf";
 import { Code, createRouterTransport, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
 import type { HttpRoute } from "../server.js";
 import { GatewayError, methodNotAllowed, writeError } from "./errors.js";
-import { BodyTooLargeError, readBody, requestUrl, sendJson, type HttpRequest, type HttpResponse, type JsonResponse } from "./http.js";
+import { BodyTooLargeError, callHeaders, readBody, requestUrl, sendJson, type HttpRequest, type HttpResponse, type JsonResponse } from "./http.js";
 import { requestMessage } from "./request.js";
 import { restRoutes, type RestRoute } from "./routes.js";
 
@@ -51,8 +51,7 @@ export function restGateway({ routes, interceptors, maxBodyBytes }: GatewayOptio
         if (typeof value === "string") header.set(name, value);
       }
       const result = await transport.unary(route.method, undefined, undefined, header, input);
-      const requestId = result.header.get("x-request-id");
-      sendJson(res, 200, toJson(route.method.output, result.message), requestId ? { "x-request-id": requestId } : {});
+      sendJson(res, 200, toJson(route.method.output, result.message), callHeaders(result.header, result.trailer));
     } catch (err) {
       if (err instanceof BodyTooLargeError) {
         writeError(res, new GatewayError(Code.ResourceExhausted, "GATEWAY-Bd5t9", "Errors.Gateway.BodyTooLarge", err.message, 413));

@@ -19,6 +19,20 @@ export function sendJson(res: JsonResponse, status: number, body: unknown, heade
   res.end(text);
 }
 
+/** Response headers of a call that an HTTP response carries on (the call's own are in lower case). */
+const CALL_HEADERS = ["x-request-id", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After"];
+
+export function callHeaders(...sources: Headers[]): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const source of sources) {
+    for (const name of CALL_HEADERS) {
+      const value = source.get(name);
+      if (value !== null) headers[name] = value;
+    }
+  }
+  return headers;
+}
+
 export class BodyTooLargeError extends Error {}
 
 /** The request body as text; rejects with BodyTooLargeError past `maxBytes` and discards the rest. */

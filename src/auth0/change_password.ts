@@ -1,0 +1,119 @@
+/**
+ * Auth0's POST /dbconnections/change_password: starts a reset by email
+ * address for an application's users, without a token, as Auth0 does.
+ */
+import { randomUUID } from "node:crypto";
+import { allowsOrigin } from "../command/application/decide.js";
+import { anyApplicationAllows, findApplication } from "../command/application/commands.js";
+import { findConnection } from "../command/org/connection.js";
+import type { UserCommands } from "../command/user/commands.js";
+import type { EventStore } from "../eventstore/eventstore.js";
+import type { Logger } from "../logger.js";
+import { limitKey, type Limit } from "../ratelimit/limits.js";
+import { RATE_LIMIT_HEADERS, rateLimitHeaders, retryAfterSeconds } from "../ratelimit/rules.js";
+import { BodyTooLargeError, readBody, requestUrl, sendJson, type HttpRequest, type HttpResponse } from "../server/gateway/http.js";
+import type { HttpRoute } from "../server/server.js";
+import { auth0Error, isError, parseChangePassword, type Auth0Error } from "./request.js";
+
+export const CHANGE_PASSWORD_PATH = "/dbconnections/change_password";
+export const CHANGE_PASSWORD_ANSWER = "We've just sent you an email to reset your password.";
+
+const PREFLIGHT_MAX_AGE_SECONDS = 7200;
+/** what auth0.js sends besides the body */
+const ALLOWED_HEADERS = "Content-Type, Auth0-Client, X-Request-Language";
+
+export interface ChangePasswordOptions {
+  store: EventStore;
+  users: UserCommands;
+  limit?: Limit;
+  /** the client's address for the rate limit */
+  clientIp: (req: HttpRequest) => string;
+  maxBodyBytes: number;
+  logger: Logger;
+  /** runs the reset after the answer, so that the answer takes as long whether or not the email belongs to a user */
+  runInBackground: (work: () => Promise<unknown>) => void;
+}
+
+export function changePasswordRoute(options: ChangePasswordOptions): HttpRoute {
+  const { store, users, limit, logger } = options;
+
+  async function serve(req: HttpRequest, res: HttpResponse, requestId: string): Promise<number> {
+    const origin = header(req, "origin");
+    // A browser may read the answer when some application allows its origin;
+    // the request's own application is checked once it is known.
+    const corsAllowed = origin !== undefined && (await anyApplicationAllows(store, origin));
+    const base: Record<string, string> = { "x-request-id": requestId, ...(corsAllowed && { "Access-Control-Allow-Origin": origin, Vary: "Origin" }) };
+    const fail = (error: Auth0Error, headers: Record<string, string> = {}) => {
+      sendJson(res, error.status, { error: error.error, error_description: error.description }, { ...base, ...headers });
+      return error.status;
+    };
+
+    if (req.method === "OPTIONS") {
+      const preflight = corsAllowed
+        ? { "Access-Control-Allow-Methods": "POST", "Access-Control-Allow-Headers": ALLOWED_HEADERS, "Access-Control-Max-Age": String(PREFLIGHT_MAX_AGE_SECONDS) }
+        : {};
+      res.writeHead(204, { ...base, ...preflight });
+      res.end();
+      return 204;
+    }
+    if (corsAllowed) base["Access-Control-Expose-Headers"] = RATE_LIMIT_HEADERS.join(", ");
+    if (req.method !== "POST") return fail(auth0Error(405, "invalid_request", `${req.method} is not allowed, only POST`), { Allow: "POST, OPTIONS" });
+
+    let body: string;
+    try {
+      body = await readBody(req, options.maxBodyBytes);
+    } catch (err) {
+      if (err instanceof BodyTooLargeError) return fail(auth0Error(413, "invalid_request", err.message));
+      throw err;
+    }
+    const request = parseChangePassword(header(req, "content-type"), body);
+    if (isError(request)) return fail(request);
+    const app = await findApplication(store, request.clientId);
+    if (!app) return fail(auth0Error(400, "invalid_client", "client_id does not name a registered application"));
+    if (origin !== undefined && !allowsOrigin(app, origin)) return fail(auth0Error(403, "access_denied", `Origin ${origin} is not allowed for this application`));
+    const org = await findConnection(store, request.connection);
+    if (!org) return fail(auth0Error(400, "invalid_request", `connection ${request.connection} does not exist`));
+    if (request.organization !== undefined && request.organization !== org.orgId) {
+      return fail(auth0Error(400, "invalid_request", `connection ${request.connection} does not belong to organization ${request.organization}`));
+    }
+
+    let limitHeaders: Record<string, string> = {};
+    if (limit) {
+      const status = await limit.consume(limitKey(options.clientIp(req), request.email.toLowerCase()));
+      limitHeaders = rateLimitHeaders(status);
+      if (status.retryAfterMs !== undefined) {
+        return fail(auth0Error(429, "too_many_requests", `Too many requests for this email address, try again in ${retryAfterSeconds(status)} s`), limitHeaders);
+      }
+    }
+
+    sendJson(res, 200, CHANGE_PASSWORD_ANSWER, { ...base, ...limitHeaders });
+    const linkParams = request.organization !== undefined ? { organization_id: org.orgId, organization_name: org.name } : undefined;
+    options.runInBackground(() =>
+      users.requestPasswordResetByEmail(app.id, org.orgId, request.email, linkParams).catch((err: unknown) => {
+        logger.error({ err, clientId: app.clientId }, "change_password: reset failed");
+      }),
+    );
+    return 200;
+  }
+
+  return (req, res) => {
+    if (requestUrl(req).pathname !== CHANGE_PASSWORD_PATH) return false;
+    const started = performance.now();
+    const requestId = header(req, "x-request-id") ?? randomUUID();
+    const line = { requestId, method: `${req.method} ${CHANGE_PASSWORD_PATH}`, protocol: "auth0" };
+    serve(req, res, requestId).then(
+      (status) => logger.info({ ...line, status, durationMs: Math.round(performance.now() - started) }, "call"),
+      (err: unknown) => {
+        logger.error({ ...line, err }, "change_password: unexpected error");
+        if (!res.headersSent) sendJson(res, 500, { error: "server_error", error_description: "Internal error" });
+        else res.end();
+      },
+    );
+    return true;
+  };
+}
+
+function header(req: HttpRequest, name: string): string | undefined {
+  const value = req.headers[name];
+  return typeof value === "string" ? value : undefined;
+}

@@ -1,0 +1,63 @@
+/** The limits latchkey enforces, counted with rate-limiter-flexible in a RateLimitStore. */
+import { createHash } from "node:crypto";
+import { BurstyRateLimiter, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
+import { statusOf, windowsOf, type LimitSpec, type LimitStatus, type RateLimitSettings, type Window } from "./rules.js";
+import type { RateLimitStore } from "./store.js";
+
+export class Limit {
+  private readonly windows: Window[];
+  private readonly limiters: RateLimiterAbstract[];
+  private readonly counter: Pick<RateLimiterAbstract, "consume">;
+
+  constructor(store: RateLimitStore, name: string, spec: LimitSpec) {
+    this.windows = windowsOf(spec);
+    this.limiters = this.windows.map((w, i) => store.limiter({ keyPrefix: i === 0 ? name : `${name}.burst`, points: w.points, duration: w.seconds }));
+    const [steady, burst] = this.limiters as [RateLimiterAbstract, RateLimiterAbstract?];
+    this.counter = burst ? new BurstyRateLimiter(steady, burst) : steady;
+  }
+
+  /** Counts a call; the status tells whether it was refused (retryAfterMs). */
+  async consume(key: string): Promise<LimitStatus> {
+    let refused = false;
+    try {
+      await this.counter.consume(key);
+    } catch (err) {
+      if (!(err instanceof RateLimiterRes)) throw err;
+      refused = true;
+    }
+    return this.status(key, refused);
+  }
+
+  /** Gives back a point of the steady window, for a call that turned out to cost nothing. */
+  async refund(key: string): Promise<LimitStatus> {
+    await this.limiters[0]!.reward(key);
+    return this.status(key, false);
+  }
+
+  private async status(key: string, refused: boolean): Promise<LimitStatus> {
+    const results = await Promise.all(this.limiters.map((l) => l.get(key)));
+    const counters = results.map((r) => r && { consumed: r.consumedPoints, msBeforeNext: r.msBeforeNext });
+    return statusOf(this.windows, counters, refused, Date.now());
+  }
+}
+
+/** The limits in force; an absent one is off. */
+export interface RateLimits {
+  changePassword?: Limit;
+  resetPerUser?: Limit;
+  resetPerToken?: Limit;
+}
+
+export function createRateLimits(store: RateLimitStore, settings: RateLimitSettings): RateLimits {
+  const limits: RateLimits = {};
+  if (!settings.enabled) return limits;
+  if (settings.changePassword) limits.changePassword = new Limit(store, "change_password", settings.changePassword);
+  if (settings.resetPerUser) limits.resetPerUser = new Limit(store, "password_reset.user", settings.resetPerUser);
+  if (settings.resetPerToken) limits.resetPerToken = new Limit(store, "password_reset.token", settings.resetPerToken);
+  return limits;
+}
+
+/** Counter keys are hashed: the counter table holds no addresses or tokens. */
+export function limitKey(...parts: string[]): string {
+  return createHash("sha256").update(parts.join("\n")).digest("base64url");
+}

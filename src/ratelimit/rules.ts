@@ -1,0 +1,155 @@
+/**
+ * Rate limits as pure functions: their notation, the windows they are counted
+ * in, what a response reports about them, and whose address a request is.
+ */
+import { BlockList, isIP } from "node:net";
+
+/** `points` per `periodSeconds`; with `burst`, that many at once, then `points` per period. */
+export interface LimitSpec {
+  points: number;
+  periodSeconds: number;
+  burst?: number;
+}
+
+export interface RateLimitSettings {
+  /** false turns every limit off */
+  enabled: boolean;
+  /** per client IP and email address */
+  changePassword?: LimitSpec;
+  /** per target user, for resets that send a message */
+  resetPerUser?: LimitSpec;
+  /** per calling token, for every reset */
+  resetPerToken?: LimitSpec;
+}
+
+export const DEFAULT_RATE_LIMITS: RateLimitSettings = {
+  enabled: true,
+  // Auth0's figures for this endpoint
+  changePassword: { points: 1, periodSeconds: 60, burst: 10 },
+  resetPerUser: { points: 10, periodSeconds: 3600 },
+  resetPerToken: { points: 600, periodSeconds: 60 },
+};
+
+const UNIT_SECONDS = { s: 1, m: 60, h: 3600, d: 86_400 } as const;
+
+/** "10/h", "600/m", "5/30s", "1/m,burst=10"; "off" is undefined. Throws for anything else. */
+export function parseLimitSpec(text: string): LimitSpec | undefined {
+  const value = text.trim();
+  if (value === "off") return undefined;
+  const match = /^(\d+)\/(\d*)([smhd])(?:,burst=(\d+))?$/.exec(value);
+  const points = Number(match?.[1]);
+  const periodSeconds = Number(match?.[2] || 1) * UNIT_SECONDS[(match?.[3] ?? "s") as keyof typeof UNIT_SECONDS];
+  const burst = match?.[4] === undefined ? undefined : Number(match[4]);
+  if (!match || points < 1 || periodSeconds < 1 || (burst !== undefined && burst < points)) {
+    throw new Error(`"${text}" is not a rate limit such as 10/h, 600/m, 1/m,burst=10 or off`);
+  }
+  return { points, periodSeconds, ...(burst !== undefined && burst > points && { burst }) };
+}
+
+/** A fixed window: at most `points` within `seconds` of the first of them. */
+export interface Window {
+  points: number;
+  seconds: number;
+}
+
+/**
+ * The windows a limit is counted in. A burst adds a second window holding the
+ * points beyond the steady rate; they come back after the time the steady rate
+ * takes to earn them all, so "1/m,burst=10" allows 10 at once, then 1 a
+ * minute, and 10 at once again after 10 quiet minutes.
+ */
+export function windowsOf(spec: LimitSpec): Window[] {
+  const steady = { points: spec.points, seconds: spec.periodSeconds };
+  if (spec.burst === undefined) return [steady];
+  return [steady, { points: spec.burst - spec.points, seconds: Math.ceil((spec.periodSeconds * spec.burst) / spec.points) }];
+}
+
+/** What a window's counter holds for a key; null when nothing was counted in the current window. */
+export type Counter = { consumed: number; msBeforeNext: number } | null;
+
+export interface LimitStatus {
+  /** points of all windows together */
+  limit: number;
+  remaining: number;
+  /** Unix ms when every point is back */
+  resetAt: number;
+  /** only when the call was refused: ms until a point is back */
+  retryAfterMs?: number;
+}
+
+export function statusOf(windows: readonly Window[], counters: readonly Counter[], refused: boolean, now: number): LimitStatus {
+  const used = counters.filter((c): c is NonNullable<Counter> => c !== null);
+  const waits = used.map((c) => Math.max(0, c.msBeforeNext));
+  return {
+    limit: windows.reduce((sum, w) => sum + w.points, 0),
+    remaining: windows.reduce((sum, w, i) => sum + Math.max(0, w.points - (counters[i]?.consumed ?? 0)), 0),
+    resetAt: now + Math.max(0, ...waits),
+    ...(refused && { retryAfterMs: Math.min(...waits) }),
+  };
+}
+
+/** The status a response reports when several limits apply: a refusing one, else the closest to refusing. */
+export function pickStatus(statuses: readonly LimitStatus[]): LimitStatus | undefined {
+  const refused = statuses.filter((s) => s.retryAfterMs !== undefined);
+  if (refused.length > 0) return refused.reduce((a, b) => (b.retryAfterMs! > a.retryAfterMs! ? b : a));
+  return statuses.reduce<LimitStatus | undefined>((a, b) => (a === undefined || b.remaining < a.remaining ? b : a), undefined);
+}
+
+export const RATE_LIMIT_HEADERS = ["X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After"] as const;
+
+/** X-RateLimit-Reset in Unix seconds as Auth0 sends it, and Retry-After in whole seconds for a refused call. */
+export function rateLimitHeaders(status: LimitStatus): Record<string, string> {
+  return {
+    "X-RateLimit-Limit": String(status.limit),
+    "X-RateLimit-Remaining": String(status.remaining),
+    "X-RateLimit-Reset": String(Math.ceil(status.resetAt / 1000)),
+    ...(status.retryAfterMs !== undefined && { "Retry-After": String(retryAfterSeconds(status)) }),
+  };
+}
+
+export function retryAfterSeconds(status: LimitStatus): number {
+  return Math.max(1, Math.ceil((status.retryAfterMs ?? 0) / 1000));
+}
+
+/** Matches addresses against a list of addresses and CIDR ranges (IPv4 or IPv6); throws for an entry that is neither. */
+export function addressMatcher(entries: readonly string[]): (ip: string) => boolean {
+  const list = new BlockList();
+  for (const entry of entries) {
+    const [address = "", prefix, extra] = entry.split("/");
+    const family = isIP(address);
+    const bits = Number(prefix);
+    const maxBits = family === 6 ? 128 : 32;
+    if (family === 0 || extra !== undefined || (prefix !== undefined && (!/^\d+$/.test(prefix) || bits > maxBits))) {
+      throw new Error(`"${entry}" is not an IP address or a CIDR range`);
+    }
+    const type = family === 6 ? "ipv6" : "ipv4";
+    if (prefix === undefined) list.addAddress(address, type);
+    else list.addSubnet(address, bits, type);
+  }
+  return (ip) => {
+    const family = isIP(ip);
+    return family !== 0 && list.check(ip, family === 6 ? "ipv6" : "ipv4");
+  };
+}
+
+/** "::ffff:192.0.2.1", as a dual-stack socket names an IPv4 peer, is 192.0.2.1. */
+export function normalizeIp(ip: string): string {
+  const v4 = ip.startsWith("::ffff:") ? ip.slice(7) : undefined;
+  return v4 !== undefined && isIP(v4) === 4 ? v4 : ip;
+}
+
+/**
+ * The client's address: the peer's, unless the peer is a trusted proxy; then
+ * X-Forwarded-For is read from the right, skipping trusted proxies, and the
+ * first other address is the client. Entries left of it may be made up.
+ */
+export function clientIp(peer: string, forwardedFor: string | undefined, isTrusted: (ip: string) => boolean): string {
+  let ip = normalizeIp(peer);
+  const hops = (forwardedFor ?? "").split(",").map((hop) => normalizeIp(hop.trim())).filter((hop) => hop !== "");
+  while (isTrusted(ip) && hops.length > 0) {
+    const next = hops.pop()!;
+    if (isIP(next) === 0) break;
+    ip = next;
+  }
+  return ip;
+}

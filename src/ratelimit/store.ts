@@ -1,0 +1,45 @@
+/**
+ * Where rate limit counters live: the event store's database, so limits hold
+ * across restarts and for every process on that database. A store hands out
+ * rate-limiter-flexible limiters; another database needs only another store
+ * (the library has one for PostgreSQL, RateLimiterPostgres, too).
+ */
+import type Database from "better-sqlite3";
+import { RateLimiterSQLite, type RateLimiterAbstract } from "rate-limiter-flexible";
+
+export interface LimiterOptions {
+  /** keeps the counters of different limiters apart */
+  keyPrefix: string;
+  points: number;
+  /** seconds */
+  duration: number;
+}
+
+export interface RateLimitStore {
+  limiter(options: LimiterOptions): RateLimiterAbstract;
+  /** stops background work; the database itself belongs to the event store */
+  close(): void;
+}
+
+/** Created by SQLite migration 4 with the columns RateLimiterSQLite expects. */
+const TABLE = "rate_limits";
+const SWEEP_INTERVAL_MS = 5 * 60_000;
+
+export function sqliteRateLimitStore(db: Database.Database): RateLimitStore {
+  // Our own sweep instead of the library's, which would keep running on a closed database.
+  const sweep = setInterval(() => {
+    if (db.open) db.prepare(`DELETE FROM ${TABLE} WHERE expire < ?`).run(Date.now());
+  }, SWEEP_INTERVAL_MS).unref();
+  return {
+    limiter: (options) =>
+      new RateLimiterSQLite({
+        ...options,
+        storeClient: db,
+        storeType: "better-sqlite3",
+        tableName: TABLE,
+        tableCreated: true,
+        clearExpiredByTimeout: false,
+      }),
+    close: () => clearInterval(sweep),
+  };
+}
