@@ -1,0 +1,285 @@
+/**
+ * The event store on PostgreSQL, for several latchkey instances sharing one database.
+ *
+ * Global order. `position` comes from an identity column, so it is handed out
+ * when a row is inserted, not when its transaction commits. Left alone, two
+ * appends could take positions 10 and 11 and commit in the other order: a
+ * follower reading `position > checkpoint` in between would see 11, move its
+ * checkpoint past 10, and never read 10. So an append takes a transaction-scoped
+ * advisory lock for its instance just before inserting its events and holds it
+ * until COMMIT: positions are handed out in commit order, and every position
+ * below one a reader can see is already committed (or rolled back, leaving a
+ * gap). PostgreSQL makes a commit visible before it releases the transaction's
+ * locks, so the next holder's position is always the later one.
+ *
+ * The checks that may run side by side (expected sequences, unique values,
+ * lookups) come before the lock; only the INSERT of the events and the COMMIT
+ * are serialised per instance. The cost: one instance's appends commit one at
+ * a time, so their rate is bounded by the commit latency (fsync included).
+ *
+ * The alternative, recording `pg_current_xact_id()` with each event and
+ * reading only below `pg_snapshot_xmin(pg_current_snapshot())`, keeps appends
+ * parallel but orders the stream by (transaction id, position): transaction ids
+ * are taken before positions, in a different order. A follower's checkpoint
+ * would need both numbers, and `readAfter` takes one.
+ */
+import type { Pool, PoolClient } from "pg";
+import {
+  ConcurrencyError,
+  UniqueConstraintError,
+  type AggregateRef,
+  type AggregateWrite,
+  type EventStore,
+  type Lookup,
+  type StoredEvent,
+  type UniqueConstraint,
+} from "./eventstore.js";
+import { latestPostgresVersion, migratePostgres } from "./postgres_migrations.js";
+import { createPool, mapConnectionErrors, withTransaction, type PoolOptions } from "./postgres_pool.js";
+
+export interface PostgresEventStoreOptions {
+  /** postgres://user:password@host:port/database */
+  readonly url: string;
+  readonly instanceId?: string;
+  readonly now?: () => Date;
+  readonly pool?: PoolOptions;
+}
+
+export interface PostgresEventStore extends EventStore {
+  /** The connection pool; other modules keep their own tables in the same database. */
+  readonly pool: Pool;
+}
+
+interface EventRow {
+  position: string;
+  instance_id: string;
+  aggregate_type: string;
+  aggregate_id: string;
+  sequence: number;
+  event_type: string;
+  payload: Record<string, unknown>;
+  created_at: Date;
+  resource_owner: string;
+  editor: string;
+}
+
+const EVENT_COLUMNS =
+  "position, instance_id, aggregate_type, aggregate_id, sequence, event_type, payload, created_at, resource_owner, editor";
+
+/** Advisory lock (int4, int4) serialising the event inserts of one instance: "lk" and the instance's hash. */
+const APPEND_LOCK_SPACE = 0x6c6b0002;
+
+/** Opens the pool and applies the migrations; rejects when the database is unreachable. */
+export async function openPostgresEventStore(options: PostgresEventStoreOptions): Promise<PostgresEventStore> {
+  const pool = createPool(options.url, options.pool);
+  try {
+    await migratePostgres(pool);
+  } catch (err) {
+    await pool.end();
+    throw err;
+  }
+  return createStore(pool, options.instanceId ?? "default", options.now ?? (() => new Date()));
+}
+
+function createStore(pool: Pool, instanceId: string, now: () => Date): PostgresEventStore {
+  let closed = false;
+
+  async function currentSequence(client: PoolClient, aggregate: AggregateRef): Promise<number> {
+    const { rows } = await client.query<{ sequence: number }>(
+      `SELECT coalesce(max(sequence), 0) AS sequence FROM events
+       WHERE instance_id = $1 AND aggregate_type = $2 AND aggregate_id = $3`,
+      [instanceId, aggregate.type, aggregate.id],
+    );
+    return rows[0]!.sequence;
+  }
+
+  /** `seen` holds the sequences reached by earlier writes of the same append, not inserted yet. */
+  async function checkSequence(client: PoolClient, write: AggregateWrite, seen: Map<string, number>): Promise<void> {
+    const key = eventKey(write.aggregate.type, write.aggregate.id, 0);
+    const actual = seen.get(key) ?? (await currentSequence(client, write.aggregate));
+    if (actual !== write.expectedSequence) {
+      throw new ConcurrencyError(write.aggregate, write.expectedSequence, actual);
+    }
+    seen.set(key, actual + write.events.length);
+  }
+
+  // Removals first, so a write that removes and re-adds the same value succeeds.
+  async function updateUniques(client: PoolClient, write: AggregateWrite): Promise<void> {
+    for (const unique of write.removeUnique ?? []) {
+      await client.query("DELETE FROM unique_constraints WHERE instance_id = $1 AND kind = $2 AND value = $3", [
+        instanceId,
+        unique.kind,
+        unique.value,
+      ]);
+    }
+    for (const unique of write.addUnique ?? []) {
+      const { rowCount } = await client.query(
+        `INSERT INTO unique_constraints (instance_id, kind, value, aggregate_id) VALUES ($1, $2, $3, $4)
+         ON CONFLICT DO NOTHING`,
+        [instanceId, unique.kind, unique.value, write.aggregate.id],
+      );
+      if (rowCount === 0) throw new UniqueConstraintError(unique);
+    }
+  }
+
+  async function updateLookups(client: PoolClient, write: AggregateWrite): Promise<void> {
+    for (const lookup of write.removeLookup ?? []) {
+      await client.query(
+        "DELETE FROM lookups WHERE instance_id = $1 AND kind = $2 AND value = $3 AND aggregate_id = $4",
+        [instanceId, lookup.kind, lookup.value, write.aggregate.id],
+      );
+    }
+    for (const lookup of write.addLookup ?? []) {
+      await client.query(
+        `INSERT INTO lookups (instance_id, kind, value, aggregate_id) VALUES ($1, $2, $3, $4)
+         ON CONFLICT DO NOTHING`,
+        [instanceId, lookup.kind, lookup.value, write.aggregate.id],
+      );
+    }
+  }
+
+  /**
+   * Inserts the events in order under the instance's append lock. A row that
+   * collides with a sequence stored since the check is skipped, not an error,
+   * so the transaction stays usable to report the aggregate's actual sequence.
+   */
+  async function insertEvents(client: PoolClient, writes: readonly AggregateWrite[], createdAt: Date): Promise<StoredEvent[]> {
+    const pending = writes.flatMap((write) =>
+      write.events.map((event, i) => ({ write, event, sequence: write.expectedSequence + i + 1 })),
+    );
+    if (pending.length === 0) return [];
+    await client.query("SELECT pg_advisory_xact_lock($1, hashtext($2))", [APPEND_LOCK_SPACE, instanceId]);
+    const column = <T>(pick: (p: (typeof pending)[number]) => T) => pending.map(pick);
+    const { rows } = await client.query<{ position: string; aggregate_type: string; aggregate_id: string; sequence: number }>(
+      `INSERT INTO events (instance_id, aggregate_type, aggregate_id, sequence, event_type, payload, created_at, resource_owner, editor)
+       SELECT $1, t.aggregate_type, t.aggregate_id, t.sequence, t.event_type, t.payload, $2, t.resource_owner, t.editor
+       FROM unnest($3::text[], $4::text[], $5::int[], $6::text[], $7::json[], $8::text[], $9::text[])
+         WITH ORDINALITY AS t (aggregate_type, aggregate_id, sequence, event_type, payload, resource_owner, editor, n)
+       ORDER BY t.n
+       ON CONFLICT (instance_id, aggregate_type, aggregate_id, sequence) DO NOTHING
+       RETURNING position, aggregate_type, aggregate_id, sequence`,
+      [
+        instanceId,
+        createdAt,
+        column((p) => p.write.aggregate.type),
+        column((p) => p.write.aggregate.id),
+        column((p) => p.sequence),
+        column((p) => p.event.type),
+        column((p) => JSON.stringify(p.event.payload)),
+        column((p) => p.write.resourceOwner),
+        column((p) => p.event.editor),
+      ],
+    );
+    const positions = new Map(rows.map((r) => [eventKey(r.aggregate_type, r.aggregate_id, r.sequence), Number(r.position)]));
+    const stored: StoredEvent[] = [];
+    for (const { write, event, sequence } of pending) {
+      const position = positions.get(eventKey(write.aggregate.type, write.aggregate.id, sequence));
+      if (position === undefined) {
+        const actual = await currentSequence(client, write.aggregate);
+        throw new ConcurrencyError(write.aggregate, write.expectedSequence, actual);
+      }
+      stored.push({
+        position,
+        instanceId,
+        aggregateType: write.aggregate.type,
+        aggregateId: write.aggregate.id,
+        sequence,
+        type: event.type,
+        payload: event.payload,
+        createdAt,
+        resourceOwner: write.resourceOwner,
+        editor: event.editor,
+      });
+    }
+    return stored;
+  }
+
+  return {
+    pool,
+    async append(writes) {
+      const createdAt = now();
+      return withTransaction(pool, async (client) => {
+        const seen = new Map<string, number>();
+        for (const write of writes) {
+          await checkSequence(client, write, seen);
+          await updateUniques(client, write);
+          await updateLookups(client, write);
+        }
+        return insertEvents(client, writes, createdAt);
+      });
+    },
+    async readAggregate(aggregate) {
+      const { rows } = await mapConnectionErrors(() =>
+        pool.query<EventRow>(
+          `SELECT ${EVENT_COLUMNS} FROM events
+           WHERE instance_id = $1 AND aggregate_type = $2 AND aggregate_id = $3 ORDER BY sequence`,
+          [instanceId, aggregate.type, aggregate.id],
+        ),
+      );
+      return rows.map(toStoredEvent);
+    },
+    async readAfter(position, limit) {
+      const { rows } = await mapConnectionErrors(() =>
+        pool.query<EventRow>(
+          `SELECT ${EVENT_COLUMNS} FROM events
+           WHERE instance_id = $1 AND position > $2 ORDER BY position LIMIT $3`,
+          [instanceId, position, limit],
+        ),
+      );
+      return rows.map(toStoredEvent);
+    },
+    async findUnique(constraint: UniqueConstraint) {
+      const { rows } = await mapConnectionErrors(() =>
+        pool.query<{ aggregate_id: string }>(
+          "SELECT aggregate_id FROM unique_constraints WHERE instance_id = $1 AND kind = $2 AND value = $3",
+          [instanceId, constraint.kind, constraint.value],
+        ),
+      );
+      return rows[0]?.aggregate_id;
+    },
+    async findLookup(lookup: Lookup) {
+      // "C" sorts by bytes, as SQLite does, whatever the database's collation.
+      const { rows } = await mapConnectionErrors(() =>
+        pool.query<{ aggregate_id: string }>(
+          `SELECT aggregate_id FROM lookups WHERE instance_id = $1 AND kind = $2 AND value = $3
+           ORDER BY aggregate_id COLLATE "C"`,
+          [instanceId, lookup.kind, lookup.value],
+        ),
+      );
+      return rows.map((r) => r.aggregate_id);
+    },
+    async ready() {
+      if (closed) return false;
+      try {
+        const { rowCount } = await pool.query("SELECT 1 FROM schema_migrations WHERE version = $1", [latestPostgresVersion]);
+        return rowCount === 1;
+      } catch {
+        return false;
+      }
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await pool.end();
+    },
+  };
+}
+
+function eventKey(type: string, id: string, sequence: number): string {
+  return JSON.stringify([type, id, sequence]);
+}
+
+function toStoredEvent(row: EventRow): StoredEvent {
+  return {
+    position: Number(row.position),
+    instanceId: row.instance_id,
+    aggregateType: row.aggregate_type,
+    aggregateId: row.aggregate_id,
+    sequence: row.sequence,
+    type: row.event_type,
+    payload: row.payload,
+    createdAt: row.created_at,
+    resourceOwner: row.resource_owner,
+    editor: row.editor,
+  };
+}
