@@ -19,6 +19,19 @@ export default defineConfig({
           globalSetup: ["test/support/postgres_setup.ts"],
         },
       },
+      {
+        test: {
+          name: "e2e-postgres",
+          include: ["test/**/*.e2e.test.ts"],
+          // about the data directory's SQLite file and the CLI on it, or PostgreSQL's own tests (run once, in int)
+          exclude: ["test/cli.e2e.test.ts", "test/notification_restart.e2e.test.ts", "test/postgres_*.e2e.test.ts"],
+          env: { LATCHKEY_TEST_BACKEND: "postgres" },
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+          pool: "forks",
+          globalSetup: ["test/support/postgres_setup.ts"],
+        },
+      },
     ],
   },
 });

@@ -34,6 +34,16 @@ export interface Config {
   rateLimits: RateLimitSettings;
   /** peers whose X-Forwarded-For is believed: addresses and CIDR ranges */
   trustedProxies: string[];
+  /** postgres://…: the shared PostgreSQL database; without it the SQLite file in the data directory */
+  databaseUrl?: string;
+  /** file holding the code-encryption key in base64 */
+  encryptionKeyFile?: string;
+  /** the code-encryption key itself, base64 */
+  encryptionKey?: string;
+  /** earlier keys (files or base64 values) that still decrypt codes */
+  encryptionKeysOld: string[];
+  /** how long one instance holds a message it is delivering before another may take it over */
+  notifyLeaseMs: number;
 }
 
 export interface ConfigField {
@@ -83,6 +93,11 @@ export const CONFIG_FIELDS: readonly ConfigField[] = [
   { flag: "rate-limit-reset-user", env: "LATCHKEY_RATE_LIMIT_RESET_USER", description: "message-sending PasswordResets per user, e.g. 10/h or off (default 10/h)", parse: rateLimit("rate-limit-reset-user", "resetPerUser") },
   { flag: "rate-limit-reset-token", env: "LATCHKEY_RATE_LIMIT_RESET_TOKEN", description: "PasswordResets per calling token, e.g. 600/m or off (default 600/m)", parse: rateLimit("rate-limit-reset-token", "resetPerToken") },
   { flag: "trusted-proxies", env: "LATCHKEY_TRUSTED_PROXIES", description: "comma-separated proxy addresses or CIDR ranges whose X-Forwarded-For names the client", parse: (v, c) => void (c.trustedProxies = trustedProxies(v)) },
+  { flag: "database-url", env: "LATCHKEY_DATABASE_URL", description: "postgres://user:pass@host:port/db shared by several instances (default: SQLite in the data directory)", parse: (v, c) => void (c.databaseUrl = databaseUrl(v)) },
+  { flag: "encryption-key-file", env: "LATCHKEY_ENCRYPTION_KEY_FILE", description: "file with the 32-byte code-encryption key in base64 (required with PostgreSQL; default <data-dir>/encryption.key)", parse: (v, c) => void (c.encryptionKeyFile = path.resolve(v)) },
+  { flag: "encryption-key", env: "LATCHKEY_ENCRYPTION_KEY", description: "the code-encryption key in base64, instead of a file", parse: (v, c) => void (c.encryptionKey = v) },
+  { flag: "encryption-keys-old", env: "LATCHKEY_ENCRYPTION_KEYS_OLD", description: "comma-separated earlier keys (files or base64 values) that still decrypt codes", parse: (v, c) => void (c.encryptionKeysOld = v.split(",").map((k) => k.trim()).filter(Boolean)) },
+  { flag: "notify-lease", env: "LATCHKEY_NOTIFY_LEASE", description: "milliseconds an instance holds a message it delivers before another may take it over; longer than the slowest delivery (default 120000)", parse: (v, c) => void (c.notifyLeaseMs = integer("notify-lease", 100, 3_600_000)(v)) },
   { flag: "log-level", env: "LATCHKEY_LOG_LEVEL", description: "fatal, error, warn, info, debug (default info)", parse: (v, c) => void (c.logLevel = oneOf("log-level", v, ["fatal", "error", "warn", "info", "debug", "trace", "silent"])) },
 ];
 
@@ -113,6 +128,11 @@ function trustedProxies(value: string): string[] {
 
 function smtpUrl(value: string): string {
   if (!/^smtps?:\/\/[^/?#]+/.test(value)) throw new ConfigError("smtp-url must look like smtp://user:pass@host:port or smtps://…");
+  return value;
+}
+
+function databaseUrl(value: string): string {
+  if (!/^postgres(ql)?:\/\/[^/?#]*/.test(value)) throw new ConfigError("database-url must be a postgres:// URL");
   return value;
 }
 
@@ -151,6 +171,8 @@ export function defaultConfig(): Config {
     notifyPollMs: 250,
     rateLimits: { ...DEFAULT_RATE_LIMITS },
     trustedProxies: [],
+    encryptionKeysOld: [],
+    notifyLeaseMs: 120_000,
   };
 }
 
@@ -166,6 +188,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: Record<string, string 
   }
   if (config.smsWebhook && (!config.smsWebhook.url || !config.smsWebhook.secret)) {
     throw new ConfigError("sms-webhook-url and sms-webhook-secret must be given together");
+  }
+  if (config.encryptionKey && config.encryptionKeyFile) {
+    throw new ConfigError("encryption-key and encryption-key-file exclude each other");
   }
   if (config.externalUrl === "") config.externalUrl = `http://localhost:${config.port}`;
   return config;

@@ -8,6 +8,7 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Health, HealthCheckResponse_ServingStatus as Status } from "../gen/grpc/health/v1/health_pb.js";
 import { ErrorDetailSchema } from "../gen/zitadel/v1/message_pb.js";
+import { TEST_BACKEND } from "./support/backend.js";
 import { startTestServer, type TestServer } from "./support/server.js";
 
 const bufBinary = path.join(fileURLToPath(new URL("..", import.meta.url)), "node_modules", ".bin", "buf");
@@ -69,9 +70,10 @@ describe("while the store is ready", () => {
     TIMEOUT,
   );
 
-  it("GET /healthz and /readyz are 200", async () => {
+  it("GET /healthz and /readyz are 200; /readyz names the database", async () => {
+    expect(server.server.app.database).toBe(TEST_BACKEND === "postgres" ? "postgresql" : "sqlite");
     expect(await curl("/healthz")).toEqual({ status: 200, body: { status: "ok" } });
-    expect(await curl("/readyz")).toEqual({ status: 200, body: { status: "ok" } });
+    expect(await curl("/readyz")).toEqual({ status: 200, body: { status: "ok", database: { kind: server.server.app.database, ready: true } } });
   });
 
   it("POST /healthz is 405", async () => {
@@ -96,7 +98,7 @@ describe("when the store stops being ready", () => {
         }
         expect(seen).toEqual([Status.SERVING, Status.NOT_SERVING]);
         expect((await health.check({ service: "" })).status).toBe(Status.NOT_SERVING);
-        expect(await curl("/readyz")).toEqual({ status: 503, body: { status: "unavailable" } });
+        expect(await curl("/readyz")).toEqual({ status: 503, body: { status: "unavailable", database: { kind: server.server.app.database, ready: false } } });
         expect(await curl("/healthz")).toEqual({ status: 200, body: { status: "ok" } });
       } finally {
         abort.abort();

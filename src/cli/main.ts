@@ -1,4 +1,6 @@
 /** The `latchkey` command: the server and the operator commands. */
+import fs from "node:fs";
+import path from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { addApplication } from "../command/application/commands.js";
 import { createOperatorCommands } from "../command/instance.js";
@@ -9,8 +11,12 @@ import type { Role } from "../command/user/events.js";
 import { CONFIG_FIELDS, ConfigError, loadConfig } from "../config.js";
 import { LatchkeyError } from "../errors/errors.js";
 import { createLogger } from "../logger.js";
+import type { EventStore } from "../eventstore/eventstore.js";
+import { CopyError, copySqliteToPostgres } from "../eventstore/copy.js";
 import { openStore } from "../server/app.js";
-import { DataDirError } from "../server/data_dir.js";
+import { describeBackend, openBackend, type BackendOptions } from "../server/backend.js";
+import { DATABASE_FILE, DataDirError } from "../server/data_dir.js";
+import { EncryptionKeyError } from "../server/encryption_keys.js";
 import { startServer } from "../server/server.js";
 
 class UsageError extends Error {}
@@ -24,9 +30,12 @@ interface Command {
 }
 
 const DATA_DIR_HELP = "data directory of the instance (env LATCHKEY_DATA_DIR, default ./data)";
+const DATABASE_URL_HELP = "PostgreSQL database of the instance (env LATCHKEY_DATABASE_URL; default the SQLite file in the data directory)";
 
-function dataDir(values: Record<string, string | undefined>): string {
-  return loadConfig(process.env, { "data-dir": values["data-dir"] }).dataDir;
+/** The database the flags and environment point to. */
+function backendOptions(values: Record<string, string | undefined>): BackendOptions {
+  const { dataDir, databaseUrl } = loadConfig(process.env, { "data-dir": values["data-dir"], "database-url": values["database-url"] });
+  return { dataDir, databaseUrl };
 }
 
 function required(values: Record<string, string | undefined>, name: string): string {
@@ -42,8 +51,8 @@ function list(values: Record<string, string | undefined>, name: string): string[
 }
 
 /** Runs work on the data directory's store and prints only its result. */
-async function withStore(values: Record<string, string | undefined>, work: (store: ReturnType<typeof openStore>) => Promise<string>): Promise<number> {
-  const store = openStore(dataDir(values));
+async function withStore(values: Record<string, string | undefined>, work: (store: EventStore) => Promise<string>): Promise<number> {
+  const store = await openStore(backendOptions(values));
   try {
     process.stdout.write((await work(store)) + "\n");
     return 0;
@@ -63,6 +72,40 @@ async function withOperator(
 const ROLES: readonly Role[] = ["IAM_OWNER", "ORG_OWNER"];
 
 const COMMANDS: Record<string, Command> = {
+  migrate: {
+    usage: "latchkey migrate [--data-dir DIR] [--database-url URL]",
+    summary: "apply the database migrations and exit",
+    options: { "data-dir": { type: "string" }, "database-url": { type: "string" } },
+    help: { "data-dir": DATA_DIR_HELP, "database-url": DATABASE_URL_HELP },
+    async run(values) {
+      const options = backendOptions(values);
+      const { store } = await openBackend(options);
+      await store.close();
+      process.stdout.write(`migrated ${describeBackend(options)}\n`);
+      return 0;
+    },
+  },
+  copy: {
+    usage: "latchkey copy --from DIR|FILE --to postgres://…",
+    summary: "copy a stopped SQLite instance into an empty PostgreSQL database",
+    options: { from: { type: "string" }, to: { type: "string" } },
+    help: {
+      from: `data directory (its ${DATABASE_FILE}) or SQLite file of the instance to copy; stop that instance first`,
+      to: "PostgreSQL database to copy into; must hold no events yet",
+    },
+    async run(values) {
+      const from = required(values, "from");
+      const file = fs.existsSync(from) && fs.statSync(from).isDirectory() ? path.join(from, DATABASE_FILE) : from;
+      if (!fs.existsSync(file)) throw new UsageError(`--from: ${file} does not exist`);
+      const to = loadConfig({}, { "database-url": required(values, "to") }).databaseUrl!;
+      const copied = await copySqliteToPostgres(file, to);
+      process.stdout.write(
+        `copied ${copied.events} events (head ${copied.head}), ${copied.uniques} unique values, ${copied.lookups} lookups and ` +
+          `${copied.jobs} pending messages from ${file} to ${describeBackend({ dataDir: "", databaseUrl: to })}; rate limit counters start empty\n`,
+      );
+      return 0;
+    },
+  },
   start: {
     usage: "latchkey start [flags]",
     summary: "serve gRPC, gRPC-web, Connect and REST on one port",
@@ -72,7 +115,9 @@ const COMMANDS: Record<string, Command> = {
       const config = loadConfig(process.env, values);
       const logger = createLogger({ level: config.logLevel });
       const server = await startServer(config, logger);
-      process.stderr.write(`latchkey listening on ${server.url}; admin token in ${server.app.adminTokenFile}\n`);
+      // on a shared database only the instance that created it holds the admin token
+      const token = fs.existsSync(server.app.adminTokenFile) ? `admin token in ${server.app.adminTokenFile}` : "admin token with the instance that created the database";
+      process.stderr.write(`latchkey listening on ${server.url}; ${token}\n`);
       await new Promise<void>((resolve) => {
         const stop = (signal: string) => {
           logger.info({ signal }, "shutting down");
@@ -88,21 +133,22 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   "org add": {
-    usage: "latchkey org add --name NAME [--data-dir DIR]",
+    usage: "latchkey org add --name NAME [--data-dir DIR] [--database-url URL]",
     summary: "create an organization; prints its id",
-    options: { name: { type: "string" }, "data-dir": { type: "string" } },
-    help: { name: "name of the organization", "data-dir": DATA_DIR_HELP },
+    options: { name: { type: "string" }, "data-dir": { type: "string" }, "database-url": { type: "string" } },
+    help: { name: "name of the organization", "data-dir": DATA_DIR_HELP, "database-url": DATABASE_URL_HELP },
     run: (values) => withOperator(values, (ops) => ops.addOrg(required(values, "name"))),
   },
   "machine-user add": {
-    usage: "latchkey machine-user add --org ID --username NAME --role IAM_OWNER|ORG_OWNER [--data-dir DIR]",
+    usage: "latchkey machine-user add --org ID --username NAME --role IAM_OWNER|ORG_OWNER [--data-dir DIR] [--database-url URL]",
     summary: "create a machine user with a role; prints its id",
-    options: { org: { type: "string" }, username: { type: "string" }, role: { type: "string" }, "data-dir": { type: "string" } },
+    options: { org: { type: "string" }, username: { type: "string" }, role: { type: "string" }, "data-dir": { type: "string" }, "database-url": { type: "string" } },
     help: {
       org: "organization the user belongs to",
       username: "login name of the machine user",
       role: "IAM_OWNER (every organization) or ORG_OWNER (its own organization)",
       "data-dir": DATA_DIR_HELP,
+      "database-url": DATABASE_URL_HELP,
     },
     run: (values) => {
       const role = required(values, "role");
@@ -111,31 +157,33 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   "token add": {
-    usage: "latchkey token add --user ID [--data-dir DIR]",
+    usage: "latchkey token add --user ID [--data-dir DIR] [--database-url URL]",
     summary: "create a personal access token for a machine user; prints the token",
-    options: { user: { type: "string" }, "data-dir": { type: "string" } },
-    help: { user: "id of the machine user", "data-dir": DATA_DIR_HELP },
+    options: { user: { type: "string" }, "data-dir": { type: "string" }, "database-url": { type: "string" } },
+    help: { user: "id of the machine user", "data-dir": DATA_DIR_HELP, "database-url": DATABASE_URL_HELP },
     run: (values) => withOperator(values, (ops) => ops.addToken(required(values, "user"))),
   },
   "app add": {
-    usage: "latchkey app add --name NAME [--origin URL]... [--data-dir DIR]",
+    usage: "latchkey app add --name NAME [--origin URL]... [--data-dir DIR] [--database-url URL]",
     summary: "register an application for Auth0-compatible calls; prints its client id",
-    options: { name: { type: "string" }, origin: { type: "string", multiple: true }, "data-dir": { type: "string" } },
+    options: { name: { type: "string" }, origin: { type: "string", multiple: true }, "data-dir": { type: "string" }, "database-url": { type: "string" } },
     help: {
       name: "name of the application",
       origin: "browser origin allowed to call on its behalf, e.g. https://app.example.com (repeatable)",
       "data-dir": DATA_DIR_HELP,
+      "database-url": DATABASE_URL_HELP,
     },
     run: (values) => withStore(values, (store) => addApplication(store, { name: required(values, "name"), origins: list(values, "origin") })),
   },
   "connection set": {
-    usage: "latchkey connection set --org ID --name NAME [--data-dir DIR]",
+    usage: "latchkey connection set --org ID --name NAME [--data-dir DIR] [--database-url URL]",
     summary: "name an organization's user store for Auth0-compatible calls; prints the name",
-    options: { org: { type: "string" }, name: { type: "string" }, "data-dir": { type: "string" } },
+    options: { org: { type: "string" }, name: { type: "string" }, "data-dir": { type: "string" }, "database-url": { type: "string" } },
     help: {
       org: "organization whose users the connection holds",
       name: "connection name, e.g. acme-users (the default organization answers to Username-Password-Authentication until named)",
       "data-dir": DATA_DIR_HELP,
+      "database-url": DATABASE_URL_HELP,
     },
     run: (values) =>
       withStore(values, async (store) => {
@@ -145,7 +193,7 @@ const COMMANDS: Record<string, Command> = {
       }),
   },
   "policy set": {
-    usage: "latchkey policy set --org ID [--min-length N] [--no-uppercase] [--no-lowercase] [--no-digit] [--no-symbol] [--data-dir DIR]",
+    usage: "latchkey policy set --org ID [--min-length N] [--no-uppercase] [--no-lowercase] [--no-digit] [--no-symbol] [--data-dir DIR] [--database-url URL]",
     summary: "set an organization's password policy; prints it",
     options: {
       org: { type: "string" },
@@ -155,6 +203,7 @@ const COMMANDS: Record<string, Command> = {
       "no-digit": { type: "boolean" },
       "no-symbol": { type: "boolean" },
       "data-dir": { type: "string" },
+      "database-url": { type: "string" },
     },
     help: {
       org: "organization whose users the policy applies to",
@@ -164,6 +213,7 @@ const COMMANDS: Record<string, Command> = {
       "no-digit": "do not require a digit",
       "no-symbol": "do not require a symbol",
       "data-dir": DATA_DIR_HELP,
+      "database-url": DATABASE_URL_HELP,
     },
     run: async (values) => {
       const orgId = required(values, "org");
@@ -177,7 +227,7 @@ const COMMANDS: Record<string, Command> = {
         hasNumber: values["no-digit"] === undefined,
         hasSymbol: values["no-symbol"] === undefined,
       };
-      const store = openStore(dataDir(values));
+      const store = await openStore(backendOptions(values));
       try {
         await setPasswordPolicy(store, orgId, policy);
       } finally {
@@ -239,7 +289,7 @@ export async function main(args: string[]): Promise<number> {
 
 function reportError(err: unknown): number {
   const usage = err instanceof UsageError || err instanceof ConfigError || (err instanceof TypeError && "code" in err && String(err.code).startsWith("ERR_PARSE_ARGS"));
-  const known = usage || err instanceof DataDirError || err instanceof LatchkeyError || (err instanceof Error && /already in use/.test(err.message));
+  const known = usage || err instanceof DataDirError || err instanceof EncryptionKeyError || err instanceof CopyError || err instanceof LatchkeyError || (err instanceof Error && /already in use/.test(err.message));
   const message = err instanceof Error ? err.message : String(err);
   process.stderr.write(`latchkey: ${known ? message : `unexpected error: ${message}`}\n`);
   return usage ? 2 : 1;

@@ -6,7 +6,7 @@
 import { newId } from "../crypto/ids.js";
 import { generateToken, hashToken } from "../crypto/tokens.js";
 import { alreadyExists, invalidArgument, notFound } from "../errors/errors.js";
-import { UniqueConstraintError, type EventStore } from "../eventstore/eventstore.js";
+import { ConcurrencyError, UniqueConstraintError, type EventStore } from "../eventstore/eventstore.js";
 import { AggregateLocks } from "./aggregate_lock.js";
 import { execute } from "./execute.js";
 import { ORG_AGGREGATE, OrgEvents, foldOrg } from "./org/events.js";
@@ -35,7 +35,7 @@ export async function setupInstance(store: EventStore): Promise<CreatedInstance 
   const adminUserId = newId();
   const adminToken = generateToken();
   const event = (type: string, payload: Record<string, unknown>) => ({ type, payload, editor: SYSTEM });
-  await store.append([
+  const writes = [
     { aggregate: instance, resourceOwner: orgId, expectedSequence: 0, events: [event(InstanceEvents.added, { defaultOrgId: orgId })] },
     { aggregate: { type: ORG_AGGREGATE, id: orgId }, resourceOwner: orgId, expectedSequence: 0, events: [event(OrgEvents.added, { name: "default" })] },
     {
@@ -48,7 +48,14 @@ export async function setupInstance(store: EventStore): Promise<CreatedInstance 
       ],
       addUnique: [usernameConstraint(orgId, "admin"), patConstraint(adminToken)],
     },
-  ]);
+  ];
+  try {
+    await store.append(writes);
+  } catch (err) {
+    // another instance on the same database created it first
+    if (err instanceof ConcurrencyError) return undefined;
+    throw err;
+  }
   return { orgId, adminUserId, adminToken };
 }
 

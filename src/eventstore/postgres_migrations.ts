@@ -73,6 +73,19 @@ export const postgresMigrations: readonly PostgresMigration[] = [
       CREATE INDEX notification_jobs_due ON notification_jobs (instance_id, next_attempt_at);
     `,
   },
+  {
+    version: 3,
+    name: "rate limit counters",
+    // the table rate-limiter-flexible's RateLimiterPostgres reads and writes
+    sql: `
+      CREATE TABLE rate_limits (
+        key VARCHAR(255) PRIMARY KEY,
+        points INTEGER NOT NULL DEFAULT 0,
+        expire BIGINT
+      );
+      CREATE INDEX rate_limits_expire ON rate_limits (expire);
+    `,
+  },
 ];
 
 const CREATE_MIGRATIONS_TABLE = `

@@ -64,7 +64,7 @@ export function startNotifier(options: NotifierOptions): Notifier {
   /** New events after the checkpoint become jobs. */
   async function scan(): Promise<void> {
     for (;;) {
-      const events = await store.readAfter(state.checkpoint(), BATCH);
+      const events = await store.readAfter(await state.checkpoint(), BATCH);
       const last = events.at(-1);
       if (!last) return;
       const jobs = events.filter(needsMessage).map((e) => ({
@@ -74,16 +74,18 @@ export function startNotifier(options: NotifierOptions): Notifier {
         sequence: e.sequence,
         createdAt: e.createdAt.getTime(),
       }));
-      state.advance(jobs, last.position, clock().getTime());
+      await state.advance(jobs, last.position, clock().getTime());
       if (events.length < BATCH) return;
     }
   }
 
-  function dispatch(): void {
+  /** Claims as many due jobs as there are free delivery slots and starts them. */
+  async function dispatch(): Promise<void> {
     const free = concurrency - inFlight.size;
     if (free <= 0 || stopped) return;
-    const due = state.due(clock().getTime(), free + inFlight.size).filter((job) => !inFlight.has(job.position));
-    for (const job of due.slice(0, free)) {
+    for (const job of await state.claimDue(clock().getTime(), free)) {
+      // its lease ran out while this process is still delivering it
+      if (inFlight.has(job.position)) continue;
       const delivery = deliver(job)
         .catch((err: unknown) => deliveryCrashed(job, err))
         .finally(() => inFlight.delete(job.position));
@@ -120,7 +122,7 @@ export function startNotifier(options: NotifierOptions): Notifier {
         return finish(job, "failed", { ...about, channel: decision.channel, attempt, permanent, reason });
       }
       const retryInMs = options.retryDelay(attempt);
-      state.reschedule(job.position, attempt, clock().getTime() + retryInMs);
+      await state.reschedule(job.position, attempt, clock().getTime() + retryInMs);
       logger.warn({ ...about, channel: decision.channel, attempt, retryInMs, reason }, "notifier: delivery failed, will retry");
       return;
     }
@@ -128,19 +130,16 @@ export function startNotifier(options: NotifierOptions): Notifier {
     const payload: DeliveryRecordPayload = { triggerSequence: event.sequence, messageId };
     await record(job, triggerOf(event)!.sent, payload);
     const provider = providers[decision.channel].name;
-    finish(job, "sent", { ...about, channel: decision.channel, provider, attempt, ...receipt });
+    return finish(job, "sent", { ...about, channel: decision.channel, provider, attempt, ...receipt });
   }
 
   /** The store failed around a delivery: try the job again later, without recording anything. */
-  function deliveryCrashed(job: Job, err: unknown): void {
+  async function deliveryCrashed(job: Job, err: unknown): Promise<void> {
     const attempt = job.attempts + 1;
     const retryInMs = options.retryDelay(attempt);
     logger.error({ userId: job.aggregateId, attempt, retryInMs, err: redact(errorText(err), options.secrets ?? []) }, "notifier: delivery crashed");
-    try {
-      state.reschedule(job.position, attempt, clock().getTime() + retryInMs);
-    } catch {
-      // the database is gone; the job stays due for the next start
-    }
+    // When the database is gone this fails too: the job stays due, and its claim runs out.
+    await state.reschedule(job.position, attempt, clock().getTime() + retryInMs).catch(() => {});
   }
 
   /** The message's values; the plain code is added to `secrets` so no log line carries it. */
@@ -186,17 +185,18 @@ export function startNotifier(options: NotifierOptions): Notifier {
     return record(job, UserEvents.notificationFailed, { triggerSequence: event.sequence, messageId, channel, reason, attempts });
   }
 
-  function finish(job: Job, outcome: keyof typeof counts, fields: Record<string, unknown>): void {
-    state.remove(job.position);
+  /** Logs the outcome, then drops the job; were that to fail, the job comes back and is skipped as handled. */
+  async function finish(job: Job, outcome: keyof typeof counts, fields: Record<string, unknown>): Promise<void> {
     counts[outcome]++;
     const message = `notifier: message ${outcome}`;
     if (outcome === "failed") logger.error(fields, message);
     else logger.info(fields, message);
+    await state.remove(job.position);
   }
 
-  function status(): Record<string, unknown> {
-    const { head, pending, oldestPendingAt } = state.stats();
-    const checkpoint = state.checkpoint();
+  async function status(): Promise<Record<string, unknown>> {
+    const { head, pending, oldestPendingAt } = await state.stats();
+    const checkpoint = await state.checkpoint();
     return {
       checkpoint,
       head,
@@ -208,10 +208,10 @@ export function startNotifier(options: NotifierOptions): Notifier {
   }
 
   /** A status line when something changed, at most every `statusEveryMs`. */
-  function logStatus(): void {
+  async function logStatus(): Promise<void> {
     const now = Date.now();
     if (now - lastStatus.at < statusEveryMs) return;
-    const current = status();
+    const current = await status();
     const key = JSON.stringify({ ...current, oldestPendingMs: undefined });
     if (key === lastStatus.key) return;
     lastStatus = { at: now, key };
@@ -220,8 +220,8 @@ export function startNotifier(options: NotifierOptions): Notifier {
 
   async function tick(): Promise<void> {
     await scan();
-    dispatch();
-    logStatus();
+    await dispatch();
+    await logStatus();
   }
 
   function schedule(): void {
@@ -233,8 +233,12 @@ export function startNotifier(options: NotifierOptions): Notifier {
     }, options.pollMs);
   }
 
-  logger.info({ email: providers.email.name, sms: providers.sms.name, ...status() }, "notifier: started");
-  schedule();
+  running = status()
+    .catch(() => ({}))
+    .then((current) => {
+      logger.info({ email: providers.email.name, sms: providers.sms.name, ...current }, "notifier: started");
+      schedule();
+    });
 
   return {
     async close() {
@@ -244,7 +248,7 @@ export function startNotifier(options: NotifierOptions): Notifier {
       await Promise.allSettled([...inFlight.values()]);
       providers.email.close?.();
       providers.sms.close?.();
-      logger.info(status(), "notifier: stopped");
+      logger.info(await status().catch(() => counts), "notifier: stopped");
     },
   };
 }

@@ -15,29 +15,10 @@ import { randomBytes } from "node:crypto";
 import os from "node:os";
 import type { Pool } from "pg";
 import { mapConnectionErrors, withTransaction } from "../eventstore/postgres_pool.js";
-import type { Job, NewJob } from "./state.js";
+import type { Job, NotificationState } from "./state.js";
 
-/** NotificationState for several processes: every call is async, and `claimDue` replaces `due`. */
-export interface SharedNotificationState {
-  checkpoint(): Promise<number>;
-  /**
-   * Records the jobs found in a batch of events and moves the checkpoint past
-   * it, atomically. Jobs at or below the checkpoint another process already
-   * moved are left out, so a process that lags behind does not bring back
-   * jobs that were delivered and removed.
-   */
-  advance(jobs: readonly NewJob[], position: number, now: number): Promise<void>;
-  /**
-   * Claims up to `limit` jobs whose next attempt is due and that nobody holds,
-   * earliest first. They stay this process's until `reschedule`, `remove`, or
-   * the lease running out.
-   */
-  claimDue(now: number, limit: number): Promise<Job[]>;
-  /** Sets the next attempt and releases the claim; does nothing if another process took the job over. */
-  reschedule(position: number, attempts: number, nextAttemptAt: number): Promise<void>;
-  remove(position: number): Promise<void>;
-  stats(): Promise<{ head: number; pending: number; oldestPendingAt?: number }>;
-}
+/** The NotificationState on PostgreSQL, where claims hold across processes. */
+export type SharedNotificationState = NotificationState;
 
 export interface PostgresNotificationStateOptions {
   instanceId?: string;

@@ -1,8 +1,8 @@
-/** Builds the notifier from the configuration: providers, templates, state. */
+/** Builds the notifier from the configuration: providers and templates. */
 import type { AggregateLocks } from "../command/aggregate_lock.js";
 import type { Config } from "../config.js";
 import type { CodeCipher } from "../crypto/code_cipher.js";
-import type { SqliteEventStore } from "../eventstore/sqlite.js";
+import type { EventStore } from "../eventstore/eventstore.js";
 import type { Logger } from "../logger.js";
 import { retryDelay } from "./decide.js";
 import { loadTemplates } from "./messages.js";
@@ -10,10 +10,11 @@ import { startNotifier, type Notifier } from "./notifier.js";
 import { outbox } from "./providers/outbox.js";
 import { smsWebhookProvider } from "./providers/sms_webhook.js";
 import { smtpProvider } from "./providers/smtp.js";
-import { sqliteNotificationState } from "./state.js";
+import type { NotificationState } from "./state.js";
 
 export interface NotificationDeps {
-  store: SqliteEventStore;
+  store: EventStore;
+  state: NotificationState;
   locks: AggregateLocks;
   cipher: CodeCipher;
   clock: () => Date;
@@ -27,7 +28,6 @@ export function startNotification(config: Config, deps: NotificationDeps): Notif
   const sms = config.smsWebhook ? smsWebhookProvider(config.smsWebhook.url, config.smsWebhook.secret, deps.clock) : files.sms;
   return startNotifier({
     ...deps,
-    state: sqliteNotificationState(deps.store.db),
     templates: loadTemplates(config.templatesDir),
     providers: { email, sms },
     externalUrl: config.externalUrl,

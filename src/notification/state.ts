@@ -1,6 +1,7 @@
 /**
- * The notifier's progress, kept in the event store's SQLite file: how far it
- * has read the stream, and the messages still to deliver with their retry times.
+ * The notifier's progress: how far it has read the stream, and the messages
+ * still to deliver with their retry times. Kept in the event store's database;
+ * here for SQLite, in postgres_state.ts for PostgreSQL.
  */
 import type Database from "better-sqlite3";
 
@@ -18,15 +19,29 @@ export interface Job extends NewJob {
   nextAttemptAt: number;
 }
 
+/**
+ * The notifier's progress. Every call is async so that one interface serves
+ * SQLite (one process) and PostgreSQL (several processes sharing the jobs).
+ */
 export interface NotificationState {
-  checkpoint(): number;
-  /** Records the jobs found in a batch of events and moves the checkpoint past it, atomically. */
-  advance(jobs: readonly NewJob[], position: number, now: number): void;
-  /** Jobs whose next attempt is due, earliest first. */
-  due(now: number, limit: number): Job[];
-  reschedule(position: number, attempts: number, nextAttemptAt: number): void;
-  remove(position: number): void;
-  stats(): { head: number; pending: number; oldestPendingAt?: number };
+  checkpoint(): Promise<number>;
+  /**
+   * Records the jobs found in a batch of events and moves the checkpoint past
+   * it, atomically. On a shared database, jobs at or below a checkpoint another
+   * process already moved are left out, so a process that lags behind does not
+   * bring back delivered jobs.
+   */
+  advance(jobs: readonly NewJob[], position: number, now: number): Promise<void>;
+  /**
+   * Claims up to `limit` jobs whose next attempt is due and that nobody holds,
+   * earliest first. They stay the caller's until `reschedule`, `remove`, or
+   * (on a shared database) the lease running out.
+   */
+  claimDue(now: number, limit: number): Promise<Job[]>;
+  /** Sets the next attempt and releases the claim. */
+  reschedule(position: number, attempts: number, nextAttemptAt: number): Promise<void>;
+  remove(position: number): Promise<void>;
+  stats(): Promise<{ head: number; pending: number; oldestPendingAt?: number }>;
 }
 
 interface JobRow {
@@ -71,22 +86,38 @@ export function sqliteNotificationState(db: Database.Database, instanceId = "def
     stmt.setCheckpoint.run(instanceId, position);
   });
 
+  // One process owns the file's jobs: a claim is a mark in memory, gone with the process.
+  const claimed = new Set<number>();
+
   return {
-    checkpoint: () => stmt.checkpoint.get(instanceId) ?? 0,
-    advance: (jobs, position, now) => advance.immediate(jobs, position, now),
-    due: (now, limit) =>
-      stmt.due.all(instanceId, now, limit).map((r) => ({
-        position: r.position,
-        aggregateType: r.aggregate_type,
-        aggregateId: r.aggregate_id,
-        sequence: r.sequence,
-        attempts: r.attempts,
-        nextAttemptAt: r.next_attempt_at,
-        createdAt: r.created_at,
-      })),
-    reschedule: (position, attempts, nextAttemptAt) => void stmt.reschedule.run(attempts, nextAttemptAt, instanceId, position),
-    remove: (position) => void stmt.remove.run(instanceId, position),
-    stats() {
+    checkpoint: async () => stmt.checkpoint.get(instanceId) ?? 0,
+    advance: async (jobs, position, now) => advance.immediate(jobs, position, now),
+    async claimDue(now, limit) {
+      const jobs = stmt.due
+        .all(instanceId, now, limit + claimed.size)
+        .filter((r) => !claimed.has(r.position))
+        .slice(0, limit)
+        .map((r) => ({
+          position: r.position,
+          aggregateType: r.aggregate_type,
+          aggregateId: r.aggregate_id,
+          sequence: r.sequence,
+          attempts: r.attempts,
+          nextAttemptAt: r.next_attempt_at,
+          createdAt: r.created_at,
+        }));
+      for (const job of jobs) claimed.add(job.position);
+      return jobs;
+    },
+    async reschedule(position, attempts, nextAttemptAt) {
+      claimed.delete(position);
+      stmt.reschedule.run(attempts, nextAttemptAt, instanceId, position);
+    },
+    async remove(position) {
+      claimed.delete(position);
+      stmt.remove.run(instanceId, position);
+    },
+    async stats() {
       const { pending, oldest } = stmt.pending.get(instanceId)!;
       return { head: stmt.head.get(instanceId) ?? 0, pending, ...(oldest !== null && { oldestPendingAt: oldest }) };
     },

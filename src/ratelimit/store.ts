@@ -2,10 +2,12 @@
  * Where rate limit counters live: the event store's database, so limits hold
  * across restarts and for every process on that database. A store hands out
  * rate-limiter-flexible limiters; another database needs only another store
- * (the library has one for PostgreSQL, RateLimiterPostgres, too).
+ * (SQLite and PostgreSQL here).
  */
 import type Database from "better-sqlite3";
-import { RateLimiterSQLite, type RateLimiterAbstract } from "rate-limiter-flexible";
+import type { Pool, QueryConfig } from "pg";
+import { RateLimiterPostgres, RateLimiterSQLite, type RateLimiterAbstract } from "rate-limiter-flexible";
+import { mapConnectionErrors } from "../eventstore/postgres_pool.js";
 
 export interface LimiterOptions {
   /** keeps the counters of different limiters apart */
@@ -21,7 +23,7 @@ export interface RateLimitStore {
   close(): void;
 }
 
-/** Created by SQLite migration 4 with the columns RateLimiterSQLite expects. */
+/** Created by SQLite migration 4 and PostgreSQL migration 3 with the columns the limiters expect. */
 const TABLE = "rate_limits";
 const SWEEP_INTERVAL_MS = 5 * 60_000;
 
@@ -36,6 +38,26 @@ export function sqliteRateLimitStore(db: Database.Database): RateLimitStore {
         ...options,
         storeClient: db,
         storeType: "better-sqlite3",
+        tableName: TABLE,
+        tableCreated: true,
+        clearExpiredByTimeout: false,
+      }),
+    close: () => clearInterval(sweep),
+  };
+}
+
+export function postgresRateLimitStore(pool: Pool): RateLimitStore {
+  // The limiter talks to this instead of the pool, so a lost connection fails the call as Unavailable.
+  const client = { query: (query: QueryConfig) => mapConnectionErrors(() => pool.query(query)) };
+  const sweep = setInterval(() => {
+    pool.query(`DELETE FROM ${TABLE} WHERE expire < $1`, [Date.now()]).catch(() => {});
+  }, SWEEP_INTERVAL_MS).unref();
+  return {
+    limiter: (options) =>
+      new RateLimiterPostgres({
+        ...options,
+        storeClient: client,
+        storeType: "pool",
         tableName: TABLE,
         tableCreated: true,
         clearExpiredByTimeout: false,

@@ -1,4 +1,5 @@
-/** The composition root: opens the data directory and wires the commands. */
+/** The composition root: opens the data directory and the database, and wires the commands. */
+import fs from "node:fs";
 import path from "node:path";
 import { AggregateLocks } from "../command/aggregate_lock.js";
 import { authenticate, setupInstance } from "../command/instance.js";
@@ -8,15 +9,17 @@ import type { Config } from "../config.js";
 import { CodeCipher } from "../crypto/code_cipher.js";
 import { argon2idHasher } from "../crypto/passwords.js";
 import type { EventStore } from "../eventstore/eventstore.js";
-import { openSqliteEventStore, type SqliteEventStore } from "../eventstore/sqlite.js";
 import type { Logger } from "../logger.js";
 import { startNotification } from "../notification/start.js";
 import { createRateLimits, type RateLimits } from "../ratelimit/limits.js";
-import { sqliteRateLimitStore } from "../ratelimit/store.js";
-import { ADMIN_TOKEN_FILE, DATABASE_FILE, ensureDataDir, loadOrCreateEncryptionKey, writeSecretFile } from "./data_dir.js";
+import { describeBackend, openBackend, type BackendKind, type BackendOptions } from "./backend.js";
+import { ADMIN_TOKEN_FILE, writeSecretFile } from "./data_dir.js";
+import { checkEncryptionKeys, loadEncryptionKeys } from "./encryption_keys.js";
 
 export interface App {
   store: EventStore;
+  /** where the state lives: "sqlite" or "postgresql" */
+  database: BackendKind;
   users: UserCommands;
   authenticate(token: string): Promise<Principal | undefined>;
   limits: RateLimits;
@@ -30,23 +33,33 @@ export interface AppOptions {
   clock?: () => Date;
 }
 
-/** Opens the event store of a data directory; shared by the server and the operator commands. */
-export function openStore(dataDir: string, clock?: () => Date): SqliteEventStore {
-  ensureDataDir(dataDir);
-  return openSqliteEventStore({ file: path.join(dataDir, DATABASE_FILE), ...(clock && { now: clock }) });
+/** Opens the event store of the configured database; shared by the server and the operator commands. */
+export async function openStore(options: BackendOptions): Promise<EventStore> {
+  return (await openBackend(options)).store;
 }
 
 export async function openApp(config: Config, logger: Logger, options: AppOptions = {}): Promise<App> {
   const clock = options.clock ?? (() => new Date());
-  const store = openStore(config.dataDir, clock);
-  const cipher = new CodeCipher([loadOrCreateEncryptionKey(config.dataDir)]);
+  const keys = loadEncryptionKeys(config);
+  const backend = await openBackend({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, clock });
+  const { store } = backend;
   const adminTokenFile = path.join(config.dataDir, ADMIN_TOKEN_FILE);
-
-  const created = await setupInstance(store);
-  if (created) {
-    writeSecretFile(adminTokenFile, created.adminToken + "\n");
-    logger.info({ orgId: created.orgId, adminUserId: created.adminUserId, adminTokenFile }, "instance created");
+  let keyIds: string[];
+  try {
+    const created = await setupInstance(store);
+    if (created) {
+      // a file left by an earlier database holds a token nothing accepts any more
+      fs.rmSync(adminTokenFile, { force: true });
+      writeSecretFile(adminTokenFile, created.adminToken + "\n");
+      logger.info({ orgId: created.orgId, adminUserId: created.adminUserId, adminTokenFile }, "instance created");
+    }
+    keyIds = await checkEncryptionKeys(store, keys);
+  } catch (err) {
+    await store.close();
+    throw err;
   }
+  const cipher = new CodeCipher(keys);
+  logger.info({ database: backend.kind, at: describeBackend(config), keyIds }, "database opened");
 
   const locks = new AggregateLocks();
   const users = createUserCommands({
@@ -61,12 +74,13 @@ export async function openApp(config: Config, logger: Logger, options: AppOption
     }),
     codes: { length: config.codeLength, ttlMs: config.codeTtlSeconds * 1000, maxAttempts: config.maxCodeAttempts },
   });
-  const notifier = startNotification(config, { store, locks, cipher, clock, logger });
-  const limitStore = sqliteRateLimitStore(store.db);
+  const notifier = startNotification(config, { store, state: backend.notificationState({ leaseMs: config.notifyLeaseMs }), locks, cipher, clock, logger });
+  const limitStore = backend.rateLimitStore();
   const background = new Set<Promise<unknown>>();
 
   return {
     store,
+    database: backend.kind,
     users,
     authenticate: (token) => authenticate(store, token),
     limits: createRateLimits(limitStore, config.rateLimits),

@@ -1,6 +1,6 @@
 /**
  * Health: grpc.health.v1.Health for gRPC clients and orchestrators, and
- * GET /healthz (the process answers) and GET /readyz (the store is usable).
+ * GET /healthz (the process answers) and GET /readyz (the database is usable).
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import type { ServiceImpl } from "@connectrpc/connect";
@@ -50,12 +50,13 @@ export function healthService(store: Pick<EventStore, "ready">, options: HealthO
   };
 }
 
-export function healthRoutes(store: Pick<EventStore, "ready">): HttpRoute[] {
+/** `database` names the backend in /readyz ("sqlite", "postgresql"). */
+export function healthRoutes(store: Pick<EventStore, "ready">, database: string): HttpRoute[] {
   return [
     getRoute("/healthz", (res) => sendJson(res, 200, { status: "ok" })),
     getRoute("/readyz", async (res) => {
       const ready = await store.ready();
-      sendJson(res, ready ? 200 : 503, { status: ready ? "ok" : "unavailable" });
+      sendJson(res, ready ? 200 : 503, { status: ready ? "ok" : "unavailable", database: { kind: database, ready } });
     }),
   ];
 }

@@ -65,7 +65,7 @@ export function createHandler(app: App, config: Config, logger: Logger): Request
   // tried in order before the RPC protocols
   const httpRoutes: HttpRoute[] = [
     resetPage({ policyForUser: app.users.passwordPolicyForUser, logger }),
-    ...healthRoutes(app.store),
+    ...healthRoutes(app.store, app.database),
     openApiRoute(gateway.services),
     gateway.route,
   ];

@@ -2,6 +2,7 @@
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { testDatabaseOf } from "./backend.js";
 
 export const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../bin/latchkey.js");
 
@@ -11,9 +12,13 @@ export interface CliResult {
   stderr: string;
 }
 
+/** Runs a command; one given the `--data-dir` of a test server on PostgreSQL uses that server's database. */
 export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  const dataDir = args[args.indexOf("--data-dir") + 1];
+  const databaseUrl = args.includes("--data-dir") && dataDir ? testDatabaseOf(dataDir) : undefined;
+  const database = databaseUrl ? { LATCHKEY_DATABASE_URL: databaseUrl } : {};
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } }, (err, stdout, stderr) => {
+    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, ...database, ...env } }, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === "number" ? err.code : 1) : 0;
       resolve({ code, stdout, stderr });
     });

@@ -1,4 +1,4 @@
-/** Starts the real server on a free port with a fresh data directory. */
+/** Starts the real server on a free port with a fresh data directory (and database, see backend.ts). */
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -6,7 +6,9 @@ import { Writable } from "node:stream";
 import { createOperatorCommands } from "../../src/command/instance.js";
 import { defaultConfig, type Config } from "../../src/config.js";
 import { createLogger } from "../../src/logger.js";
+import { loadOrCreateEncryptionKey } from "../../src/server/data_dir.js";
 import { startServer, type RunningServer } from "../../src/server/server.js";
+import { testDatabaseFor } from "./backend.js";
 
 export interface TestServer {
   url: string;
@@ -35,7 +37,14 @@ export async function startTestServer(
       done();
     },
   });
-  const config: Config = { ...defaultConfig(), host: "127.0.0.1", port: 0, dataDir, externalUrl: "http://localhost:8080", ...options.config };
+  const databaseUrl = await testDatabaseFor(dataDir);
+  let database: Partial<Config> = {};
+  if (databaseUrl) {
+    // On PostgreSQL the key comes from configuration; keeping it in the usual file lets realCode() read it.
+    loadOrCreateEncryptionKey(dataDir);
+    database = { databaseUrl, encryptionKeyFile: path.join(dataDir, "encryption.key") };
+  }
+  const config: Config = { ...defaultConfig(), host: "127.0.0.1", port: 0, dataDir, externalUrl: "http://localhost:8080", ...database, ...options.config };
   const server = await startServer(config, createLogger({ destination }), options.clock ? { clock: options.clock } : {});
   const adminToken = fs.readFileSync(path.join(dataDir, "admin.pat"), "utf8").trim();
   return {

@@ -1,0 +1,60 @@
+/**
+ * The database an instance keeps its state in: the SQLite file in the data
+ * directory (the default), or a PostgreSQL database several instances share.
+ * Each backend hands out the event store, the notifier's state and the rate
+ * limit counters, all in that one database.
+ */
+import path from "node:path";
+import type { EventStore } from "../eventstore/eventstore.js";
+import { openPostgresEventStore } from "../eventstore/postgres.js";
+import { openSqliteEventStore } from "../eventstore/sqlite.js";
+import { postgresNotificationState } from "../notification/postgres_state.js";
+import { sqliteNotificationState, type NotificationState } from "../notification/state.js";
+import { postgresRateLimitStore, sqliteRateLimitStore, type RateLimitStore } from "../ratelimit/store.js";
+import { DATABASE_FILE, ensureDataDir } from "./data_dir.js";
+
+export type BackendKind = "sqlite" | "postgresql";
+
+export interface Backend {
+  readonly kind: BackendKind;
+  readonly store: EventStore;
+  notificationState(options: { leaseMs: number }): NotificationState;
+  rateLimitStore(): RateLimitStore;
+}
+
+export interface BackendOptions {
+  dataDir: string;
+  databaseUrl?: string | undefined;
+  clock?: (() => Date) | undefined;
+}
+
+/** Opens the database and applies its migrations. */
+export async function openBackend(options: BackendOptions): Promise<Backend> {
+  ensureDataDir(options.dataDir);
+  const now = options.clock && { now: options.clock };
+  if (options.databaseUrl) {
+    const store = await openPostgresEventStore({ url: options.databaseUrl, ...now });
+    return {
+      kind: "postgresql",
+      store,
+      notificationState: ({ leaseMs }) => postgresNotificationState(store.pool, { leaseMs }),
+      rateLimitStore: () => postgresRateLimitStore(store.pool),
+    };
+  }
+  const store = openSqliteEventStore({ file: path.join(options.dataDir, DATABASE_FILE), ...now });
+  return {
+    kind: "sqlite",
+    store,
+    notificationState: () => sqliteNotificationState(store.db),
+    rateLimitStore: () => sqliteRateLimitStore(store.db),
+  };
+}
+
+/** Where the state lives, for log lines and messages: never the database password. */
+export function describeBackend(options: BackendOptions): string {
+  if (!options.databaseUrl) return path.join(options.dataDir, DATABASE_FILE);
+  const url = new URL(options.databaseUrl);
+  url.password = "";
+  url.username = "";
+  return url.toString();
+}
