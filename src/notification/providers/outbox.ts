@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import nodemailer from "nodemailer";
-import type { EmailMessage, Provider, SmsMessage } from "./provider.js";
+import { mailOptions, type EmailMessage, type Provider, type SmsMessage } from "./provider.js";
 
 export const OUTBOX_DIR = "outbox";
 
@@ -26,15 +26,7 @@ export function outbox(dataDir: string, from: string) {
   const email: Provider<EmailMessage> = {
     name: `outbox ${dir}`,
     async send(message) {
-      const info = await composer.sendMail({
-        from,
-        to: message.to,
-        subject: message.subject,
-        text: message.text,
-        html: message.html,
-        messageId: `<${message.messageId}>`,
-        date: message.date,
-      });
+      const info = await composer.sendMail(mailOptions(from, message));
       return write(message.messageId, "eml", info.message as Buffer); // `buffer: true`
     },
   };

@@ -10,6 +10,12 @@ export interface EmailMessage {
   date: Date;
 }
 
+/** The email as nodemailer composes it, the same for every email channel. */
+export function mailOptions(from: string, message: EmailMessage) {
+  const { to, subject, text, html, date } = message;
+  return { from, to, subject, text, html, date, messageId: `<${message.messageId}>` };
+}
+
 export interface SmsMessage {
   messageId: string;
   to: string;

@@ -1,5 +1,5 @@
 import nodemailer from "nodemailer";
-import { DeliveryError, type EmailMessage, type Provider } from "./provider.js";
+import { DeliveryError, mailOptions, type EmailMessage, type Provider } from "./provider.js";
 
 /**
  * Email through an SMTP server. nodemailer upgrades with STARTTLS whenever the
@@ -18,15 +18,7 @@ export function smtpProvider(url: string, from: string): Provider<EmailMessage> 
     name: `smtp ${protocol}//${host}`,
     async send(message) {
       try {
-        await transport.sendMail({
-          from,
-          to: message.to,
-          subject: message.subject,
-          text: message.text,
-          html: message.html,
-          messageId: `<${message.messageId}>`,
-          date: message.date,
-        });
+        await transport.sendMail(mailOptions(from, message));
       } catch (err) {
         const permanent = typeof err === "object" && err !== null && "permanent" in err && err.permanent === true;
         throw new DeliveryError(err instanceof Error ? err.message : String(err), permanent);
