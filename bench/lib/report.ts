@@ -1,0 +1,219 @@
+/** Markdown tables from a results JSON of bench/run.ts. */
+import { median } from "./util.js";
+import { profileMarkdown, type ProfileSummary } from "./profile.js";
+
+interface M {
+  label: string;
+  round: number;
+  offeredRps?: number;
+  rps: number;
+  cpuPerRequestUs: number;
+  systemCpuPerRequestUs?: number;
+  serverCpuShare: number;
+  otherCpuShareOnServerCore?: number;
+  p50Ms: number;
+  p99Ms: number;
+  check: string;
+  eventsPerUserBefore?: number;
+  eventsPerUserAfter?: number;
+}
+interface Scale {
+  users: number;
+  seeding: string;
+  seedSeconds: number;
+  storeBytes: number;
+  storeEvents: number;
+  peer: { available: boolean; reason?: string };
+  runs: M[];
+}
+export interface Results {
+  machine: Record<string, unknown>;
+  config: Record<string, unknown>;
+  scales: Scale[];
+  profiles: ProfileSummary[];
+}
+
+const PROTOCOLS = ["grpc", "connect", "rest"] as const;
+const NAMES: Record<string, string> = { grpc: "gRPC (h2c)", connect: "Connect JSON", rest: "REST" };
+
+export interface Figures {
+  rps: number;
+  cpuUs: number;
+  sysUs: number;
+  share: number;
+  others: number;
+  p50: number;
+  p99: number;
+  perRound: number[];
+  ok: boolean;
+}
+
+export function figures(scale: Scale, label: string, fixedRate = false): Figures | undefined {
+  const runs = scale.runs.filter((m) => m.label === label && (m.offeredRps !== undefined) === fixedRate);
+  if (runs.length === 0) return undefined;
+  return {
+    rps: median(runs.map((m) => m.rps)),
+    cpuUs: median(runs.map((m) => m.cpuPerRequestUs)),
+    sysUs: median(runs.map((m) => m.systemCpuPerRequestUs ?? NaN)),
+    share: median(runs.map((m) => m.serverCpuShare)),
+    others: median(runs.map((m) => m.otherCpuShareOnServerCore ?? NaN)),
+    p50: median(runs.map((m) => m.p50Ms)),
+    p99: median(runs.map((m) => m.p99Ms)),
+    perRound: runs.map((m) => m.rps),
+    ok: runs.every((m) => m.check === "ok"),
+  };
+}
+
+const n0 = (v: number) => (Number.isFinite(v) ? v.toFixed(0) : "–");
+const n2 = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : "–");
+const pct = (v: number) => (Number.isFinite(v) ? `${(100 * v).toFixed(0)} %` : "–");
+const x = (v: number) => (Number.isFinite(v) ? `${v.toFixed(2)}×` : "–");
+
+export function targets(results: Results): { target: string; measured: string; met: boolean | undefined }[] {
+  const out: { target: string; measured: string; met: boolean | undefined }[] = [];
+  const small = results.scales.find((s) => s.users <= 1000) ?? results.scales[0];
+  const big = results.scales.find((s) => s !== small);
+  if (!small) return out;
+  for (const p of PROTOCOLS) {
+    const r = figures(small, `${p} reset`);
+    const n = figures(small, `${p} noop`);
+    if (r && n) {
+      const ratio = r.rps / n.rps;
+      out.push({ target: `${NAMES[p]}: PasswordReset ≥ 85 % of the no-op's throughput`, measured: pct(ratio), met: ratio >= 0.85 });
+    }
+  }
+  const peer = figures(small, "peer reset");
+  for (const p of PROTOCOLS) {
+    const r = figures(small, `${p} reset`);
+    if (!r) continue;
+    if (!peer) {
+      out.push({ target: `${NAMES[p]}: ≥ 5× better-auth's throughput at ≤ 1/5 of its CPU per request`, measured: "better-auth not measured", met: undefined });
+      continue;
+    }
+    const t = r.rps / peer.rps;
+    const c = r.cpuUs / peer.cpuUs;
+    out.push({
+      target: `${NAMES[p]}: ≥ 5× better-auth's throughput at ≤ 1/5 of its CPU per request`,
+      measured: `${x(t)} throughput, ${x(c)} CPU per request`,
+      met: t >= 5 && c <= 0.2,
+    });
+  }
+  for (const p of PROTOCOLS) {
+    const f = figures(small, `${p} reset`, true);
+    if (f) out.push({ target: `${NAMES[p]}: p99 ≤ 10 ms at half of saturation`, measured: `${n2(f.p99)} ms`, met: f.p99 <= 10 });
+  }
+  if (big) {
+    for (const p of PROTOCOLS) {
+      const a = figures(small, `${p} reset`, true);
+      const b = figures(big, `${p} reset`, true);
+      if (a && b) {
+        out.push({
+          target: `${NAMES[p]}: p99 with ${big.users.toLocaleString("en")} users ≤ 1.2× p99 with ${small.users.toLocaleString("en")} (half of saturation)`,
+          measured: `${n2(b.p99)} / ${n2(a.p99)} ms = ${x(b.p99 / a.p99)}`,
+          met: b.p99 <= 1.2 * a.p99,
+        });
+      }
+    }
+  } else {
+    out.push({ target: "p99 with 1,000,000 users ≤ 1.2× p99 with 1,000", measured: "not run (npm run bench -- --scale)", met: undefined });
+  }
+  out.push({ target: "`--workers 2`: throughput and CPU per request", measured: "`--workers` does not exist yet", met: undefined });
+  return out;
+}
+
+export function scaleMarkdown(scale: Scale): string {
+  const lines: string[] = [];
+  lines.push(`### ${scale.users.toLocaleString("en")} users`);
+  lines.push("");
+  lines.push(
+    `Store: ${scale.storeEvents.toLocaleString("en")} events, ${(scale.storeBytes / 2 ** 20).toFixed(1)} MiB, seeded ${scale.seeding} in ${scale.seedSeconds.toFixed(0)} s.`,
+  );
+  const drift = scale.runs.filter((m) => m.label.endsWith("reset") && m.eventsPerUserAfter !== undefined);
+  if (drift.length > 0) {
+    const before = Math.min(...drift.map((m) => m.eventsPerUserBefore!));
+    const after = Math.max(...drift.map((m) => m.eventsPerUserAfter!));
+    lines.push(`Events per user while measured (every block starts from the seeded copy): ${before.toFixed(2)} to ${after.toFixed(2)}.`);
+  }
+  lines.push("");
+  lines.push("Saturation (16 requests in flight), medians of the rounds:");
+  lines.push("");
+  lines.push("| protocol | call | req/s | req/s per round | server CPU µs/req (of it kernel) | server core busy (others on it) | p50 ms | p99 ms | reset ÷ no-op req/s | reset ÷ no-op CPU/req |");
+  lines.push("| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+  for (const p of PROTOCOLS) {
+    const r = figures(scale, `${p} reset`);
+    const n = figures(scale, `${p} noop`);
+    for (const [call, f] of [["PasswordReset", r], ["no-op", n]] as const) {
+      if (!f) continue;
+      const ratio = call === "PasswordReset" && n ? `${pct(f.rps / n.rps)} | ${x(f.cpuUs / n.cpuUs)}` : " | ";
+      lines.push(
+        `| ${NAMES[p]} | ${call}${f.ok ? "" : " (check failed)"} | ${n0(f.rps)} | ${f.perRound.map(n0).join(" / ")} | ${n0(f.cpuUs)} (${n0(f.sysUs)}) | ${pct(f.share)} (${pct(f.others)}) | ${n2(f.p50)} | ${n2(f.p99)} | ${ratio} |`,
+      );
+    }
+  }
+  const peer = figures(scale, "peer reset");
+  if (peer) {
+    lines.push(`| better-auth (HTTP/1.1 JSON) | request-password-reset | ${n0(peer.rps)} | ${peer.perRound.map(n0).join(" / ")} | ${n0(peer.cpuUs)} (${n0(peer.sysUs)}) | ${pct(peer.share)} (${pct(peer.others)}) | ${n2(peer.p50)} | ${n2(peer.p99)} | | |`);
+  } else {
+    lines.push(`| better-auth | request-password-reset | | | | | | | | |`);
+  }
+  lines.push("");
+  if (peer) {
+    lines.push("Against better-auth (latchkey ÷ better-auth):");
+    lines.push("");
+    lines.push("| protocol | throughput | CPU per request |", "| --- | ---: | ---: |");
+    for (const p of PROTOCOLS) {
+      const r = figures(scale, `${p} reset`);
+      if (r) lines.push(`| ${NAMES[p]} | ${x(r.rps / peer.rps)} | ${x(r.cpuUs / peer.cpuUs)} |`);
+    }
+    lines.push("");
+  } else {
+    lines.push(`better-auth: ${scale.peer.reason ?? "not measured"}.`);
+    lines.push("");
+  }
+  lines.push("At a fixed offered rate, half of the saturation throughput above:");
+  lines.push("");
+  lines.push("| protocol | offered req/s | answered req/s | server CPU µs/req (of it kernel) | p50 ms | p99 ms |", "| --- | ---: | ---: | ---: | ---: | ---: |");
+  for (const label of [...PROTOCOLS.map((p) => `${p} reset`), "peer reset"]) {
+    const run = scale.runs.find((m) => m.label === label && m.offeredRps !== undefined);
+    if (!run) continue;
+    const name = label === "peer reset" ? "better-auth" : NAMES[label.split(" ")[0]!];
+    lines.push(`| ${name} | ${run.offeredRps} | ${n0(run.rps)} | ${n0(run.cpuPerRequestUs)} (${n0(run.systemCpuPerRequestUs ?? NaN)}) | ${n2(run.p50Ms)} | ${n2(run.p99Ms)} |`);
+  }
+  lines.push("");
+  return lines.join("\n");
+}
+
+export function renderMarkdown(results: Results): string {
+  const m = results.machine;
+  const lines: string[] = [];
+  lines.push(`## Run of ${String(m.date)}`);
+  lines.push("");
+  lines.push(
+    `Machine: ${String(m.nproc)} cores (${String(m.cpuModel)}), ${String(m.memory)}, Linux ${String(m.kernel)}; node ${String(m.node)}, npm ${String(m.npm)}; ` +
+      `${String(m.h2load)}; ${String(m.wrk)}; better-auth ${String(m.betterAuth)}; commit ${String(m.commit)}; load average at start ${String(m.loadAverageAtStart)}. ${String(m.pinning)}.`,
+  );
+  const c = results.config;
+  lines.push("");
+  lines.push(`Each figure: ${String(c.warmupS)} s warm-up, then ${String(c.durationS)} s measured; ${String(c.rounds)} round(s), median shown.`);
+  lines.push("");
+  for (const s of results.scales) lines.push(scaleMarkdown(s));
+  const t = targets(results);
+  if (t.length > 0 && results.scales.length > 0) {
+    lines.push("### Targets (issue 8)");
+    lines.push("");
+    lines.push("| target | measured | met |", "| --- | --- | --- |");
+    for (const r of t) lines.push(`| ${r.target} | ${r.measured} | ${r.met === undefined ? "–" : r.met ? "yes" : "**no**"} |`);
+    lines.push("");
+  }
+  if (results.profiles.length > 0) {
+    lines.push("### Profiles");
+    lines.push("");
+    for (const p of results.profiles) lines.push(profileMarkdown(p));
+  }
+  return lines.join("\n");
+}
+
+if (process.argv[1]?.endsWith("report.ts") && process.argv[2]) {
+  const fs = await import("node:fs");
+  process.stdout.write(renderMarkdown(JSON.parse(fs.readFileSync(process.argv[2], "utf8")) as Results));
+}
