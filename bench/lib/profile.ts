@@ -183,11 +183,15 @@ export function profileMarkdown(p: ProfileSummary): string {
   for (const r of p.self) lines.push(`| \`${r.function}\` | ${r.location || "(native)"} | ${f(r.ms)} | ${f(r.pct)} |`);
   lines.push("");
   const sqliteMs = p.sqliteByCaller.reduce((sum, r) => sum + r.ms, 0);
-  lines.push(`| inside better-sqlite3 (${f((100 * sqliteMs) / p.busyMs)} % of busy time), by caller | where | ms | % |`, "| --- | --- | ---: | ---: |");
-  for (const r of p.sqliteByCaller) lines.push(`| \`${r.function}\` | ${r.location} | ${f(r.ms)} | ${f(r.pct)} |`);
-  lines.push("");
-  lines.push("| total time (self + callees), latchkey and better-sqlite3 | where | ms | % |", "| --- | --- | ---: | ---: |");
-  for (const r of p.total) lines.push(`| \`${r.function}\` | ${r.location} | ${f(r.ms)} | ${f(r.pct)} |`);
-  lines.push("");
+  if (sqliteMs > 0.01 * p.busyMs) {
+    lines.push(`| inside better-sqlite3 (${f((100 * sqliteMs) / p.busyMs)} % of busy time), by caller | where | ms | % |`, "| --- | --- | ---: | ---: |");
+    for (const r of p.sqliteByCaller) lines.push(`| \`${r.function}\` | ${r.location} | ${f(r.ms)} | ${f(r.pct)} |`);
+    lines.push("");
+  }
+  if (p.total.length > 0) {
+    lines.push("| total time (self + callees), latchkey and better-sqlite3 | where | ms | % |", "| --- | --- | ---: | ---: |");
+    for (const r of p.total) lines.push(`| \`${r.function}\` | ${r.location} | ${f(r.ms)} | ${f(r.pct)} |`);
+    lines.push("");
+  }
   return lines.join("\n");
 }
