@@ -63,6 +63,47 @@ describe("SqliteEventStore", () => {
   });
 });
 
+describe("SqliteEventStore group commit", () => {
+  const added = (id: string) => ({
+    aggregate: { type: "user", id },
+    resourceOwner: "org",
+    expectedSequence: 0,
+    events: [{ type: "user.added", payload: { id }, editor: "system" }],
+  });
+
+  it("commits appends made in one tick in one transaction, each with its own outcome", async () => {
+    let clockCalls = 0;
+    const store = open({ now: () => new Date(++clockCalls) });
+    await store.append([added("taken")]);
+
+    const results = await Promise.allSettled([
+      store.append([added("a")]),
+      store.append([added("taken")]),
+      store.append([added("b"), added("c")]),
+      store.append([{ ...added("d"), addUnique: [{ kind: "k", value: "v" }] }]),
+      store.append([{ ...added("e"), addUnique: [{ kind: "k", value: "v" }] }]),
+    ]);
+
+    expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled", "fulfilled", "rejected"]);
+    expect((results[1] as PromiseRejectedResult).reason.name).toBe("ConcurrencyError");
+    expect((results[4] as PromiseRejectedResult).reason.name).toBe("UniqueConstraintError");
+    const ids = store.db.prepare("SELECT aggregate_id FROM events ORDER BY position").pluck().all();
+    expect(ids).toEqual(["taken", "a", "b", "c", "d"]);
+    // one transaction for the group: the clock was read once for all of it
+    const times = store.db.prepare("SELECT DISTINCT created_at FROM events WHERE aggregate_id != 'taken'").pluck().all();
+    expect(times).toEqual([2]);
+  });
+
+  it("rejects every append of a group whose commit fails, and stores none of them", async () => {
+    const store = open();
+    store.db.exec("CREATE TEMP TRIGGER explode AFTER INSERT ON events WHEN NEW.aggregate_id = 'boom' BEGIN SELECT RAISE(ABORT, 'disk on fire'); END");
+    const results = await Promise.allSettled([store.append([added("x")]), store.append([added("boom")]), store.append([added("y")])]);
+    expect(results.map((r) => r.status)).toEqual(["rejected", "rejected", "rejected"]);
+    expect(store.db.prepare("SELECT count(*) FROM events").pluck().get()).toBe(0);
+    await expect(store.append([added("x")])).resolves.toHaveLength(1);
+  });
+});
+
 describe("SqliteEventStore across processes", () => {
   it("lets exactly one process win a race on the same aggregate", async () => {
     const results = await runInProcesses(6, {

@@ -36,6 +36,14 @@ interface EventRow {
   editor: string;
 }
 
+interface PendingAppend {
+  readonly writes: readonly AggregateWrite[];
+  resolve(stored: StoredEvent[]): void;
+  reject(err: unknown): void;
+}
+
+type Outcome = { stored: StoredEvent[] } | { error: Error };
+
 type AggregateKey = [instanceId: string, type: string, id: string];
 type UniqueKey = [instanceId: string, kind: string, value: string];
 type LookupKey = [instanceId: string, kind: string, value: string];
@@ -107,9 +115,11 @@ function createStore(db: Database.Database, instanceId: string, now: () => Date)
       `SELECT ${EVENT_COLUMNS} FROM events
        WHERE instance_id = ? AND aggregate_type = ? AND aggregate_id = ? ORDER BY sequence`,
     ),
-    readAfter: db.prepare<[string, number, number], EventRow>(
+    // "+instance_id" keeps the planner on the position (rowid) range; through
+    // the (instance_id, …) index it would sort every event of the instance.
+    readAfter: db.prepare<[number, string, number], EventRow>(
       `SELECT ${EVENT_COLUMNS} FROM events
-       WHERE instance_id = ? AND position > ? ORDER BY position LIMIT ?`,
+       WHERE position > ? AND +instance_id = ? ORDER BY position LIMIT ?`,
     ),
     insertUnique: db.prepare<[...UniqueKey, string]>(
       "INSERT INTO unique_constraints (instance_id, kind, value, aggregate_id) VALUES (?, ?, ?, ?)",
@@ -195,21 +205,65 @@ function createStore(db: Database.Database, instanceId: string, now: () => Date)
     }
   }
 
-  const appendAll = db.transaction((writes: readonly AggregateWrite[]): StoredEvent[] => {
+  // One write's savepoint inside the group's transaction: its domain error
+  // undoes only its own rows.
+  const appendOne = db.transaction((writes: readonly AggregateWrite[], createdAt: number): StoredEvent[] =>
+    writes.flatMap((write) => appendWrite(write, createdAt)),
+  );
+
+  const commitGroup = db.transaction((group: readonly PendingAppend[]): Outcome[] => {
     const createdAt = now().getTime();
-    return writes.flatMap((write) => appendWrite(write, createdAt));
+    return group.map((pending) => {
+      try {
+        return { stored: appendOne(pending.writes, createdAt) };
+      } catch (err) {
+        if (err instanceof ConcurrencyError || err instanceof UniqueConstraintError) return { error: err };
+        throw err;
+      }
+    });
   });
+
+  // Group commit: appends that arrive while the event loop is busy share one
+  // transaction and so one fsync. Each caller still hears back only after the
+  // commit that holds its events.
+  let queue: PendingAppend[] = [];
+  let flushScheduled = false;
+
+  function flush(): void {
+    flushScheduled = false;
+    const group = queue;
+    queue = [];
+    if (group.length === 0) return;
+    let outcomes: Outcome[];
+    try {
+      outcomes = commitGroup.immediate(group);
+    } catch (err) {
+      for (const pending of group) pending.reject(err);
+      return;
+    }
+    outcomes.forEach((outcome, i) => {
+      const pending = group[i]!;
+      if ("stored" in outcome) pending.resolve(outcome.stored);
+      else pending.reject(outcome.error);
+    });
+  }
 
   return {
     db,
-    async append(writes) {
-      return appendAll.immediate(writes);
+    append(writes) {
+      return new Promise<StoredEvent[]>((resolve, reject) => {
+        queue.push({ writes, resolve, reject });
+        if (!flushScheduled) {
+          flushScheduled = true;
+          setImmediate(flush);
+        }
+      });
     },
     async readAggregate(aggregate: AggregateRef) {
       return stmt.readAggregate.all(instanceId, aggregate.type, aggregate.id).map(toStoredEvent);
     },
     async readAfter(position: number, limit: number) {
-      return stmt.readAfter.all(instanceId, position, limit).map(toStoredEvent);
+      return stmt.readAfter.all(position, instanceId, limit).map(toStoredEvent);
     },
     async findUnique(constraint: UniqueConstraint) {
       return stmt.findUnique.get(instanceId, constraint.kind, constraint.value);
@@ -225,6 +279,7 @@ function createStore(db: Database.Database, instanceId: string, now: () => Date)
       }
     },
     async close() {
+      flush();
       if (db.open) db.close();
     },
   };

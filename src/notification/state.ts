@@ -75,7 +75,7 @@ export function sqliteNotificationState(db: Database.Database, instanceId = "def
       "UPDATE notification_jobs SET attempts = ?, next_attempt_at = ? WHERE instance_id = ? AND position = ?",
     ),
     remove: db.prepare<[string, number]>("DELETE FROM notification_jobs WHERE instance_id = ? AND position = ?"),
-    head: db.prepare<[string], number>("SELECT coalesce(max(position), 0) FROM events WHERE instance_id = ?").pluck(),
+    head: db.prepare<[string], number>("SELECT position FROM events WHERE +instance_id = ? ORDER BY position DESC LIMIT 1").pluck(),
     pending: db.prepare<[string], { pending: number; oldest: number | null }>(
       "SELECT count(*) AS pending, min(created_at) AS oldest FROM notification_jobs WHERE instance_id = ?",
     ),

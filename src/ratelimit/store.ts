@@ -4,7 +4,7 @@
  * rate-limiter-flexible limiters; another database needs only another store
  * (SQLite and PostgreSQL here).
  */
-import type Database from "better-sqlite3";
+import Database from "better-sqlite3";
 import type { Pool, QueryConfig } from "pg";
 import { RateLimiterPostgres, RateLimiterSQLite, type RateLimiterAbstract } from "rate-limiter-flexible";
 import { mapConnectionErrors } from "../eventstore/postgres_pool.js";
@@ -27,7 +27,15 @@ export interface RateLimitStore {
 const TABLE = "rate_limits";
 const SWEEP_INTERVAL_MS = 5 * 60_000;
 
-export function sqliteRateLimitStore(db: Database.Database): RateLimitStore {
+/**
+ * Counters in the SQLite file, on a connection of their own that commits
+ * without fsync (synchronous=NORMAL in WAL mode): a crash of the process loses
+ * nothing, a power cut may lose the last counts. That keeps the limiter off the
+ * disk's flush, which the events alone pay for.
+ */
+export function sqliteRateLimitStore(file: string): RateLimitStore {
+  const db = new Database(file, { timeout: 5000 });
+  db.pragma("synchronous = NORMAL");
   // Our own sweep instead of the library's, which would keep running on a closed database.
   const sweep = setInterval(() => {
     if (db.open) db.prepare(`DELETE FROM ${TABLE} WHERE expire < ?`).run(Date.now());
@@ -42,7 +50,10 @@ export function sqliteRateLimitStore(db: Database.Database): RateLimitStore {
         tableCreated: true,
         clearExpiredByTimeout: false,
       }),
-    close: () => clearInterval(sweep),
+    close: () => {
+      clearInterval(sweep);
+      db.close();
+    },
   };
 }
 

@@ -41,12 +41,13 @@ export async function openBackend(options: BackendOptions): Promise<Backend> {
       rateLimitStore: () => postgresRateLimitStore(store.pool),
     };
   }
-  const store = openSqliteEventStore({ file: path.join(options.dataDir, DATABASE_FILE), ...now });
+  const file = path.join(options.dataDir, DATABASE_FILE);
+  const store = openSqliteEventStore({ file, ...now });
   return {
     kind: "sqlite",
     store,
     notificationState: () => sqliteNotificationState(store.db),
-    rateLimitStore: () => sqliteRateLimitStore(store.db),
+    rateLimitStore: () => sqliteRateLimitStore(file),
   };
 }
 
