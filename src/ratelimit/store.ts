@@ -36,6 +36,7 @@ const SWEEP_INTERVAL_MS = 5 * 60_000;
 export function sqliteRateLimitStore(file: string): RateLimitStore {
   const db = new Database(file, { timeout: 5000 });
   db.pragma("synchronous = NORMAL");
+  const client = preparedOnce(db);
   // Our own sweep instead of the library's, which would keep running on a closed database.
   const sweep = setInterval(() => {
     if (db.open) db.prepare(`DELETE FROM ${TABLE} WHERE expire < ?`).run(Date.now());
@@ -44,7 +45,7 @@ export function sqliteRateLimitStore(file: string): RateLimitStore {
     limiter: (options) =>
       new RateLimiterSQLite({
         ...options,
-        storeClient: db,
+        storeClient: client,
         storeType: "better-sqlite3",
         tableName: TABLE,
         tableCreated: true,
@@ -54,6 +55,27 @@ export function sqliteRateLimitStore(file: string): RateLimitStore {
       clearInterval(sweep);
       db.close();
     },
+  };
+}
+
+/**
+ * The connection as RateLimiterSQLite uses it (`prepare`, `transaction`),
+ * with each statement prepared once instead of on every call. Its
+ * transactions wrap a single upsert, which SQLite already runs atomically, so
+ * they run as that statement alone.
+ */
+function preparedOnce(db: Database.Database): Pick<Database.Database, "prepare" | "transaction"> {
+  const statements = new Map<string, Database.Statement>();
+  return {
+    prepare: ((sql: string) => {
+      let statement = statements.get(sql);
+      if (!statement) {
+        statement = db.prepare(sql);
+        statements.set(sql, statement);
+      }
+      return statement;
+    }) as Database.Database["prepare"],
+    transaction: ((fn: (...args: unknown[]) => unknown) => fn) as Database.Database["transaction"],
   };
 }
 
