@@ -62,11 +62,16 @@ export function errorInterceptor(logger: Logger): Interceptor {
   };
 }
 
+/**
+ * The token of an `Authorization: Bearer <token>` header (scheme in any case), undefined
+ * without the header. The token is RFC 6750's b64token: `A-Z a-z 0-9 - . _ ~ + /`, then
+ * `=` padding only at the end; at most 512 characters. Anything else is Unauthenticated.
+ */
 export function parseBearer(header: string | null): string | undefined {
   if (header === null) return undefined;
-  const match = /^Bearer[ \t]+([A-Za-z0-9._~+/=-]{1,512})[ \t]*$/i.exec(header);
-  if (!match) throw unauthenticated("AUTH-Hd7f1", "Errors.Token.Invalid", "Authorization header must be 'Bearer <token>'");
-  return match[1];
+  const token = /^Bearer[ \t]+([A-Za-z0-9._~+/-]+=*)[ \t]*$/i.exec(header)?.[1];
+  if (token === undefined || token.length > 512) throw unauthenticated("AUTH-Hd7f1", "Errors.Token.Invalid", "Authorization header must be 'Bearer <token>'");
+  return token;
 }
 
 /** Resolves the bearer token to a principal before validation, as ZITADEL does. */

@@ -7,8 +7,8 @@ import { toJson, type DescService } from "@bufbuild/protobuf";
 import { Code, createRouterTransport, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
 import type { HttpRoute } from "../server.js";
 import { GatewayError, methodNotAllowed, writeError } from "./errors.js";
-import { BodyTooLargeError, callHeaders, readBody, requestUrl, sendJson, type HttpRequest, type HttpResponse, type JsonResponse } from "./http.js";
-import { requestMessage } from "./request.js";
+import { BodyTooLargeError, callHeaders, readBodyBytes, requestUrl, sendJson, type HttpRequest, type HttpResponse, type JsonResponse } from "./http.js";
+import { decodeBody, requestMessage } from "./request.js";
 import { restRoutes, type RestRoute } from "./routes.js";
 
 export interface GatewayOptions {
@@ -43,12 +43,12 @@ export function restGateway({ routes, interceptors, maxBodyBytes }: GatewayOptio
 
   async function serve(route: RestRoute, captures: string[], req: HttpRequest, res: HttpResponse, url: URL) {
     try {
-      const body = route.body === "" ? "" : await readBody(req, maxBodyBytes);
+      const body = route.body === "" ? "" : decodeBody(await readBodyBytes(req, maxBodyBytes));
       const input = requestMessage(route, body, captures, url.searchParams);
       const header = new Headers();
       for (const name of FORWARDED_HEADERS) {
         const value = req.headers[name];
-        if (typeof value === "string") header.set(name, value);
+        if (typeof value === "string") forwardHeader(header, name, value);
       }
       const result = await transport.unary(route.method, undefined, undefined, header, input);
       sendJson(res, 200, toJson(route.method.output, result.message), callHeaders(result.header, result.trailer));
@@ -84,4 +84,14 @@ export function restGateway({ routes, interceptors, maxBodyBytes }: GatewayOptio
   };
 
   return { services, route, notFound };
+}
+
+/** Fetch's Headers refuses NUL, CR, LF and characters past U+00FF with a TypeError. */
+function forwardHeader(headers: Headers, name: string, value: string): void {
+  try {
+    headers.set(name, value);
+  } catch {
+    const code = name === "authorization" ? Code.Unauthenticated : Code.InvalidArgument;
+    throw new GatewayError(code, "GATEWAY-Hv6r3", "Errors.Gateway.InvalidHeader", `header ${name} holds a character a header value may not`);
+  }
 }

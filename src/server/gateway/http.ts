@@ -36,7 +36,12 @@ export function callHeaders(...sources: Headers[]): Record<string, string> {
 export class BodyTooLargeError extends Error {}
 
 /** The request body as text; rejects with BodyTooLargeError past `maxBytes` and discards the rest. */
-export function readBody(req: HttpRequest, maxBytes: number): Promise<string> {
+export async function readBody(req: HttpRequest, maxBytes: number): Promise<string> {
+  return (await readBodyBytes(req, maxBytes)).toString("utf8");
+}
+
+/** The request body as sent; rejects with BodyTooLargeError past `maxBytes` and discards the rest. */
+export function readBodyBytes(req: HttpRequest, maxBytes: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -51,7 +56,7 @@ export function readBody(req: HttpRequest, maxBytes: number): Promise<string> {
       if (size > maxBytes) tooLarge();
       else chunks.push(chunk);
     };
-    const onEnd = () => resolve(Buffer.concat(chunks).toString("utf8"));
+    const onEnd = () => resolve(Buffer.concat(chunks));
     req.on("data", onData);
     req.once("end", onEnd);
     req.once("error", reject);

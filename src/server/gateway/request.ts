@@ -40,13 +40,101 @@ export function requestMessage(route: RestRoute, body: string, captures: string[
   return message;
 }
 
+// ignoreBOM keeps a byte order mark in the text, so that JSON.parse refuses it as protojson does
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/**
+ * The body's text. Invalid UTF-8 is refused, as protojson does, rather than replaced
+ * with U+FFFD: a replaced byte would silently change a user id or a new password.
+ */
+export function decodeBody(bytes: Uint8Array): string {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    throw invalid("GATEWAY-Ut8v4", "request body is not valid UTF-8");
+  }
+}
+
 /** undefined for an empty body */
 function parseJson(body: string): JsonValue | undefined {
   if (body.trim() === "") return undefined;
+  let json: JsonValue;
   try {
-    return JSON.parse(body) as JsonValue;
+    json = JSON.parse(body) as JsonValue;
   } catch (err) {
     throw invalid("GATEWAY-Jx4n0", `request body is not valid JSON: ${(err as Error).message}`);
+  }
+  const duplicate = duplicateKey(body);
+  if (duplicate !== undefined) {
+    throw invalid("GATEWAY-Dk2m6", `request body is not valid JSON: key ${JSON.stringify(duplicate)} appears more than once in an object`);
+  }
+  return json;
+}
+
+/**
+ * The first key that occurs twice in one object of valid JSON text, compared after
+ * unescaping. JSON.parse keeps the last silently; protojson (grpc-gateway) refuses the
+ * body, and a proxy in front that reads the first would see a different request.
+ * Iterative, so that deep nesting cannot exhaust the stack.
+ */
+export function duplicateKey(text: string): string | undefined {
+  // per open container: ARRAY, or an object's keys so far (NO_KEYS, the one key, or a set)
+  const open: (typeof ARRAY | typeof NO_KEYS | string | Set<string>)[] = [];
+  let atKey = false;
+  const tokens = /["{}[\],]/g;
+  for (let m = tokens.exec(text); m !== null; m = tokens.exec(text)) {
+    switch (m[0]) {
+      case '"': {
+        const start = m.index;
+        const end = closingQuote(text, start + 1);
+        tokens.lastIndex = end + 1;
+        const keys = open.at(-1);
+        if (atKey && keys !== undefined && keys !== ARRAY) {
+          const raw = text.slice(start + 1, end);
+          const key = raw.includes("\\") ? (JSON.parse(`"${raw}"`) as string) : raw;
+          if (keys === NO_KEYS) open[open.length - 1] = key;
+          else if (typeof keys === "string") {
+            if (keys === key) return key;
+            open[open.length - 1] = new Set([keys, key]);
+          } else {
+            if (keys.has(key)) return key;
+            keys.add(key);
+          }
+        }
+        atKey = false;
+        break;
+      }
+      case "{":
+        open.push(NO_KEYS);
+        atKey = true;
+        break;
+      case "[":
+        open.push(ARRAY);
+        atKey = false;
+        break;
+      case "}":
+      case "]":
+        open.pop();
+        atKey = false;
+        break;
+      case ",":
+        atKey = open.length > 0 && open.at(-1) !== ARRAY;
+        break;
+    }
+  }
+  return undefined;
+}
+
+const ARRAY = Symbol("array");
+const NO_KEYS = Symbol("no keys");
+
+/** The index of the quote that ends the string whose text starts at `from`. */
+function closingQuote(text: string, from: number): number {
+  for (let quote = text.indexOf('"', from); ; quote = text.indexOf('"', quote + 1)) {
+    if (quote === -1) return text.length;
+    let backslashes = 0;
+    while (text[quote - 1 - backslashes] === "\\") backslashes++;
+    if (backslashes % 2 === 0) return quote;
   }
 }
 
