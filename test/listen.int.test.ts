@@ -11,7 +11,8 @@ import { join } from "node:path";
 import { Duplex } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, describe, expect, it } from "vitest";
-import { listen, sniffProtocol, type Listener, type RequestHandler } from "../src/server/listen.js";
+import * as tlsModule from "node:tls";
+import { listen, sniffProtocol, type ConnectionLimits, type Listener, type RequestHandler } from "../src/server/listen.js";
 
 const PREFACE = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 const SLOW_MS = 300;
@@ -28,8 +29,8 @@ function echoHandler(onRequest?: (path: string) => void): RequestHandler {
 }
 
 const listeners: Listener[] = [];
-async function start(handler: RequestHandler = echoHandler(), tls?: { cert: Buffer; key: Buffer }) {
-  const listener = await listen(handler, { port: 0, host: "127.0.0.1", ...(tls && { tls }) });
+async function start(handler: RequestHandler = echoHandler(), tls?: { cert: Buffer; key: Buffer }, limits?: Partial<ConnectionLimits>) {
+  const listener = await listen(handler, { port: 0, host: "127.0.0.1", ...(tls && { tls }), ...(limits && { limits }) });
   listeners.push(listener);
   return listener;
 }
@@ -233,6 +234,36 @@ describe("listen with TLS", () => {
     expect(alpn).toBe("http/1.1");
   });
 
+  it("closes a connection that never completes its TLS handshake", async () => {
+    const listener = await start(echoHandler(), credentials, SHORT);
+    const socket = net.connect(listener.port, "127.0.0.1");
+    socket.on("error", () => {});
+    await once(socket, "connect");
+    await closedWithin(once(socket, "close"));
+  });
+
+  it("gives HTTP/1.1 over TLS its headers timeout", async () => {
+    const listener = await start(echoHandler(), credentials, SHORT);
+    const socket = tlsModule.connect({ port: listener.port, host: "127.0.0.1", rejectUnauthorized: false, ALPNProtocols: ["http/1.1"] });
+    let received = "";
+    socket.setEncoding("utf8");
+    socket.on("data", (chunk: string) => (received += chunk));
+    socket.on("error", () => {});
+    await once(socket, "secureConnect");
+    socket.write("GET /x HTTP/1.1\r\nHost: x\r\n");
+    await closedWithin(once(socket, "close"));
+    expect(received).toMatch(/^HTTP\/1\.1 408 /);
+  });
+
+  it("closes an h2 connection without streams with GOAWAY", async () => {
+    const listener = await start(echoHandler(), credentials, SHORT);
+    const session = http2.connect(listener.url, { rejectUnauthorized: false });
+    session.on("error", () => {});
+    const goaway = once(session, "goaway");
+    await closedWithin(once(session, "close"));
+    await goaway;
+  });
+
   it("closes while a request is in flight", async () => {
     let started!: () => void;
     const slowStarted = new Promise<void>((resolve) => (started = resolve));
@@ -241,6 +272,93 @@ describe("listen with TLS", () => {
     await slowStarted;
     await listener.close();
     await expect(response).resolves.toBe("1.1 /slow");
+  });
+});
+
+/** Short limits, and how long a test waits at most for the server to act on them. */
+const SHORT: Partial<ConnectionLimits> = { headersTimeoutMs: 300, requestTimeoutMs: 600, keepAliveTimeoutMs: 300, http2IdleTimeoutMs: 300 };
+const WITHIN_MS = 5_000;
+
+async function closedWithin<T>(event: Promise<T>, ms = WITHIN_MS): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([event, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`not closed within ${ms} ms`)), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+describe("limits without TLS", () => {
+  it("HTTP/1.1 headers that never finish get 408, also when the first bytes took the sniffing path", async () => {
+    const listener = await start(echoHandler(), undefined, SHORT);
+    const socket = net.connect(listener.port, "127.0.0.1");
+    let received = "";
+    socket.setEncoding("utf8");
+    socket.on("data", (chunk: string) => (received += chunk));
+    await once(socket, "connect");
+    socket.write("P");
+    await sleep(50);
+    socket.write("OST /x HTTP/1.1\r\nHost: x\r\n");
+    await closedWithin(once(socket, "close"));
+    expect(received).toMatch(/^HTTP\/1\.1 408 /);
+  });
+
+  it("an HTTP/2 stream whose body never finishes is cancelled", async () => {
+    const listener = await start((req) => req.resume(), undefined, SHORT);
+    const session = http2.connect(listener.url);
+    try {
+      const stream = session.request({ ":method": "POST", ":path": "/upload" });
+      stream.on("error", () => {});
+      stream.write("part of a body");
+      await closedWithin(once(stream, "close"));
+      expect(stream.rstCode).toBe(http2.constants.NGHTTP2_CANCEL);
+    } finally {
+      session.destroy();
+    }
+  });
+
+  it("an HTTP/2 response sent before the request ended keeps its trailers and stops the upload", async () => {
+    const echo = echoHandler();
+    const listener = await start((req, res) => {
+      if (req.url !== "/upload") return echo(req, res);
+      const r = res as http2.Http2ServerResponse;
+      r.writeHead(200);
+      r.addTrailers({ "x-outcome": "refused" });
+      r.end("too much");
+    });
+    const session = http2.connect(listener.url);
+    try {
+      const stream = session.request({ ":method": "POST", ":path": "/upload" });
+      let trailers: http2.IncomingHttpHeaders | undefined;
+      stream.on("trailers", (t) => (trailers = t));
+      stream.resume();
+      stream.end(Buffer.alloc(1024 * 1024)); // beyond the flow-control window: only a reset lets the client stop
+      await closedWithin(once(stream, "close"));
+      expect(trailers?.["x-outcome"]).toBe("refused");
+      expect(stream.rstCode).toBe(http2.constants.NGHTTP2_NO_ERROR);
+      expect(await http2Get(session, "/next")).toBe("2.0 /next");
+    } finally {
+      session.close();
+    }
+  });
+
+  it("answers an HTTP/2 header list over maxHeaderBytes with 431 without calling the handler", async () => {
+    const paths: string[] = [];
+    const listener = await start(echoHandler((path) => paths.push(path)), undefined, { maxHeaderBytes: 4096 });
+    const session = http2.connect(listener.url);
+    try {
+      const stream = session.request({ ":path": "/big", "x-big": "a".repeat(8192) });
+      stream.on("error", () => {});
+      const status = await Promise.race([
+        once(stream, "response").then(([h]) => (h as http2.IncomingHttpHeaders)[":status"]),
+        once(stream, "close").then(() => `reset ${stream.rstCode}`),
+      ]);
+      // 431 when the request beat the client's acknowledgement of the limit, else nghttp2's reset
+      expect([431, `reset ${http2.constants.NGHTTP2_REFUSED_STREAM}`, `reset ${http2.constants.NGHTTP2_ENHANCE_YOUR_CALM}`]).toContain(status);
+      expect(paths).toEqual([]);
+    } finally {
+      session.close();
+    }
   });
 });
 

@@ -2,14 +2,40 @@ import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
 
-const HEADERS_TIMEOUT_MS = 10_000;
-const REQUEST_TIMEOUT_MS = 30_000;
-const KEEP_ALIVE_TIMEOUT_MS = 5_000;
-/** How often Node checks HTTP/1.1 connections against the two timeouts above. */
-const CONNECTIONS_CHECK_INTERVAL_MS = 1_000;
-const HTTP2_SESSION_IDLE_TIMEOUT_MS = 60_000;
-/** A cleartext connection must identify its protocol within this time. */
-const SNIFF_TIMEOUT_MS = HEADERS_TIMEOUT_MS;
+/** What a connection may cost before the server gives up on it. */
+export interface ConnectionLimits {
+  /**
+   * Milliseconds until a connection has shown its protocol (its TLS handshake
+   * done), an HTTP/1.1 request its complete headers, and a new HTTP/2
+   * connection its first stream.
+   */
+  headersTimeoutMs: number;
+  /** Milliseconds to receive a whole request, headers and body: per HTTP/1.1 request and per HTTP/2 stream. */
+  requestTimeoutMs: number;
+  /** Milliseconds an HTTP/1.1 connection may wait for its next request. */
+  keepAliveTimeoutMs: number;
+  /** Milliseconds an HTTP/2 connection may go without an open stream before it is closed with GOAWAY. */
+  http2IdleTimeoutMs: number;
+  /** Streams one HTTP/2 connection may have open at once; the peer's excess is refused (REFUSED_STREAM). */
+  http2MaxConcurrentStreams: number;
+  /** Memory in MiB one HTTP/2 session may buffer before new streams are refused. */
+  http2MaxSessionMemoryMiB: number;
+  /** Bytes of request headers: the whole header section on HTTP/1.1, the decoded header list on HTTP/2. */
+  maxHeaderBytes: number;
+}
+
+export const DEFAULT_CONNECTION_LIMITS: Readonly<ConnectionLimits> = {
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
+  http2IdleTimeoutMs: 60_000,
+  http2MaxConcurrentStreams: 250,
+  http2MaxSessionMemoryMiB: 10,
+  maxHeaderBytes: 16 * 1024,
+};
+
+/** How often Node checks HTTP/1.1 connections against headersTimeout and requestTimeout, at most. */
+const MAX_CONNECTIONS_CHECK_INTERVAL_MS = 1_000;
 const DEFAULT_CLOSE_GRACE_MS = 10_000;
 
 const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
@@ -24,7 +50,8 @@ export interface ListenOptions {
   /** Defaults to all interfaces. */
   host?: string;
   tls?: { cert: Buffer | string; key: Buffer | string };
-  maxHeaderSize?: number;
+  /** Defaults to DEFAULT_CONNECTION_LIMITS. */
+  limits?: Partial<ConnectionLimits>;
 }
 
 export interface Listener {
@@ -65,6 +92,9 @@ interface Servers {
 }
 
 export async function listen(handler: RequestHandler, options: ListenOptions): Promise<Listener> {
+  const limits = { ...DEFAULT_CONNECTION_LIMITS, ...options.limits };
+  // Node refuses a headers timeout longer than the request timeout.
+  limits.headersTimeoutMs = Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs);
   let closing = false;
   const http1Responses = new Set<http.ServerResponse>();
   const sessions = new Set<http2.Http2Session>();
@@ -79,13 +109,22 @@ export async function listen(handler: RequestHandler, options: ListenOptions): P
         // The connection turned idle; during shutdown it has no further use.
         if (closing) servers.http1.closeIdleConnections();
       });
+    } else {
+      guardStream(res.stream, limits.requestTimeoutMs);
+      // nghttp2 enforces SETTINGS_MAX_HEADER_LIST_SIZE only once the client has
+      // acknowledged the setting, which a client need not ever do.
+      if (headerListSize(req.rawHeaders) > limits.maxHeaderBytes) {
+        res.writeHead(431);
+        res.end();
+        return;
+      }
     }
     handler(req, res);
   };
 
   const servers = options.tls
-    ? createTlsServers(onRequest, options.tls, options.maxHeaderSize)
-    : createCleartextServers(onRequest, options.maxHeaderSize);
+    ? createTlsServers(onRequest, options.tls, limits)
+    : createCleartextServers(onRequest, limits);
   const { outer } = servers;
 
   outer.on("connection", (socket: net.Socket) => {
@@ -96,6 +135,7 @@ export async function listen(handler: RequestHandler, options: ListenOptions): P
     sessions.add(session);
     session.once("close", () => sessions.delete(session));
     if (closing) session.close();
+    else closeWhenIdle(session, limits);
   });
 
   await bind(outer, options);
@@ -134,20 +174,99 @@ export async function listen(handler: RequestHandler, options: ListenOptions): P
   return { port: address.port, url: `${scheme}://${urlHost(address)}:${address.port}`, close };
 }
 
-function createCleartextServers(handler: RequestHandler, maxHeaderSize: number | undefined): Servers {
-  const http1 = http.createServer({
-    headersTimeout: HEADERS_TIMEOUT_MS,
-    requestTimeout: REQUEST_TIMEOUT_MS,
-    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
-    connectionsCheckingInterval: CONNECTIONS_CHECK_INTERVAL_MS,
-    ...(maxHeaderSize !== undefined && { maxHeaderSize }),
+/**
+ * What Node's HTTP/1.1 server does for each request, for an HTTP/2 stream: the
+ * request must arrive completely within `requestTimeoutMs`, or the stream is
+ * cancelled. And a response complete before its request asks the client to
+ * stop sending (RST_STREAM NO_ERROR, RFC 9113 8.1) instead of leaving the
+ * stream open for a body nobody reads.
+ */
+function guardStream(stream: http2.ServerHttp2Stream, requestTimeoutMs: number): void {
+  const remoteClosed = () => stream.state.remoteClose === 1;
+  if (!remoteClosed()) {
+    const timer = setTimeout(() => {
+      if (!stream.destroyed && !remoteClosed()) stream.close(http2.constants.NGHTTP2_CANCEL);
+    }, requestTimeoutMs);
+    timer.unref();
+    stream.once("end", () => clearTimeout(timer));
+    stream.once("close", () => clearTimeout(timer));
+  }
+  // Once answered, the rest of the body is discarded, as Node's HTTP/1.1 server
+  // does. Left unread in a paused stream it would keep the stream, and so its
+  // session, open for good; the compat request (maybe destroyed by now) would
+  // pause the stream again, so it stops getting the data.
+  stream.once("finish", () => {
+    if (stream.readableEnded) return;
+    stream.removeAllListeners("data");
+    stream.resume();
   });
+  const stopRequest = () => {
+    if (!stream.destroyed && !stream.closed && !remoteClosed()) stream.close(http2.constants.NGHTTP2_NO_ERROR);
+  };
+  // A response with a body ends with trailers, which sendTrailers() submits
+  // on the next turn; the reset has to follow them, or it overtakes them.
+  stream.once("wantTrailers", () => setImmediate(stopRequest));
+  // A response that ended with its headers has nothing left to send once they are out.
+  stream.once("finish", () => setImmediate(() => stream.headersSent && !stream.destroyed && stream.state.localClose === 1 && stopRequest()));
+}
+
+/**
+ * Closes an HTTP/2 session (GOAWAY) that goes without an open stream for too
+ * long: `headersTimeoutMs` before its first stream, `http2IdleTimeoutMs` after
+ * its last one. Idle time counts from stream activity, not from bytes on the
+ * socket, so pings or headers that never complete do not keep a session alive.
+ */
+function closeWhenIdle(session: http2.Http2Session, limits: ConnectionLimits): void {
+  let open = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const arm = (ms: number) => {
+    timer = setTimeout(() => {
+      session.close();
+      // A peer that never acknowledges the GOAWAY does not hold the socket.
+      setTimeout(() => open === 0 && session.destroy(), limits.headersTimeoutMs).unref();
+    }, ms);
+    timer.unref();
+  };
+  arm(limits.headersTimeoutMs);
+  session.on("stream", (stream: http2.Http2Stream) => {
+    open++;
+    clearTimeout(timer);
+    stream.once("close", () => {
+      if (--open === 0 && !session.closed && !session.destroyed) arm(limits.http2IdleTimeoutMs);
+    });
+  });
+  session.once("close", () => clearTimeout(timer));
+}
+
+/** The size of a header list as SETTINGS_MAX_HEADER_LIST_SIZE counts it (RFC 9113 6.5.2). */
+function headerListSize(rawHeaders: string[]): number {
+  let size = 0;
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) size += rawHeaders[i]!.length + rawHeaders[i + 1]!.length + 32;
+  return size;
+}
+
+function http1Options(limits: ConnectionLimits) {
+  return {
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    connectionsCheckingInterval: Math.min(MAX_CONNECTIONS_CHECK_INTERVAL_MS, Math.ceil(limits.headersTimeoutMs / 4)),
+    maxHeaderSize: limits.maxHeaderBytes,
+  };
+}
+
+function http2Settings(limits: ConnectionLimits): http2.ServerOptions {
+  return {
+    maxSessionMemory: limits.http2MaxSessionMemoryMiB,
+    settings: { maxConcurrentStreams: limits.http2MaxConcurrentStreams, maxHeaderListSize: limits.maxHeaderBytes },
+  };
+}
+
+function createCleartextServers(handler: RequestHandler, limits: ConnectionLimits): Servers {
+  const http1 = http.createServer(http1Options(limits));
   http1.on("request", handler);
-  const h2 = http2.createServer({
-    ...(maxHeaderSize !== undefined && { settings: { maxHeaderListSize: maxHeaderSize } }),
-  });
+  const h2 = http2.createServer(http2Settings(limits));
   h2.on("request", handler);
-  h2.setTimeout(HTTP2_SESSION_IDLE_TIMEOUT_MS);
 
   const sniffing = new Set<net.Socket>();
   const outer = net.createServer({ noDelay: true }, (socket) => {
@@ -171,35 +290,25 @@ function createCleartextServers(handler: RequestHandler, maxHeaderSize: number |
     socket.on("error", abort);
     socket.on("end", abort);
     socket.once("close", () => sniffing.delete(socket));
-    socket.setTimeout(SNIFF_TIMEOUT_MS, abort);
+    socket.setTimeout(limits.headersTimeoutMs, abort);
   });
   return { outer, http1, http2: h2, sniffing };
 }
 
-function createTlsServers(
-  handler: RequestHandler,
-  tls: NonNullable<ListenOptions["tls"]>,
-  maxHeaderSize: number | undefined,
-): Servers {
+function createTlsServers(handler: RequestHandler, tls: NonNullable<ListenOptions["tls"]>, limits: ConnectionLimits): Servers {
   const server = http2.createSecureServer({
     cert: tls.cert,
     key: tls.key,
     allowHTTP1: true,
     ALPNProtocols: ["h2", "http/1.1"],
     noDelay: true,
-    ...(maxHeaderSize !== undefined && { settings: { maxHeaderListSize: maxHeaderSize } }),
+    handshakeTimeout: limits.headersTimeoutMs,
+    ...http2Settings(limits),
   });
   server.on("request", handler);
-  server.setTimeout(HTTP2_SESSION_IDLE_TIMEOUT_MS);
   // With allowHTTP1, Node serves HTTP/1.1 connections through the http module
   // and reads these settings from this server; @types/node does not declare them.
-  Object.assign(server, {
-    headersTimeout: HEADERS_TIMEOUT_MS,
-    requestTimeout: REQUEST_TIMEOUT_MS,
-    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
-    connectionsCheckingInterval: CONNECTIONS_CHECK_INTERVAL_MS,
-    ...(maxHeaderSize !== undefined && { maxHeaderSize }),
-  });
+  Object.assign(server, http1Options(limits));
   return {
     outer: server,
     http1: server as unknown as Http1Server,
