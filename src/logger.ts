@@ -16,9 +16,26 @@ const REDACT = [
   "*.currentPassword",
 ];
 
+/** `scheme://user:password@` in any text, up to the end of the user info. */
+const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/[^\s"/?#@:]*):[^\s"/?#@]*@/gi;
+
+/**
+ * Replaces the password of every URL with credentials in a text. Error
+ * messages quote URLs as given (fetch refuses one with credentials and names
+ * it), so this runs over every finished line, whichever field holds the URL.
+ */
+export function scrubUrlPasswords(text: string): string {
+  return text.includes("://") ? text.replace(URL_CREDENTIALS, "$1:[redacted]@") : text;
+}
+
 export function createLogger(options: { level?: string; destination?: NodeJS.WritableStream } = {}): Logger {
   return pino(
-    { level: options.level ?? "info", base: { service: "latchkey" }, redact: { paths: REDACT, censor: "[redacted]" } },
+    {
+      level: options.level ?? "info",
+      base: { service: "latchkey" },
+      redact: { paths: REDACT, censor: "[redacted]" },
+      hooks: { streamWrite: scrubUrlPasswords },
+    },
     options.destination ?? process.stdout,
   );
 }
