@@ -39,7 +39,12 @@ export interface NotifierOptions {
   statusEveryMs?: number;
   /** values that must never reach a log line or event, such as the SMTP password */
   secrets?: readonly string[];
+  /** told of every delivery outcome, for metrics */
+  onDelivery?: (outcome: DeliveryOutcome, channel: Channel) => void;
 }
+
+/** sent; failed for good; failed and to be tried again */
+export type DeliveryOutcome = "sent" | "failed" | "retry";
 
 export interface Notifier {
   /** Stops polling and waits for the deliveries in flight. */
@@ -105,6 +110,7 @@ export function startNotifier(options: NotifierOptions): Notifier {
     if (decision.action === "skip") return finish(job, "skipped", { ...about, reason: decision.reason });
     if (decision.action === "fail") {
       await recordFailure(job, event, messageId, decision.channel, decision.reason, job.attempts);
+      options.onDelivery?.("failed", decision.channel);
       return finish(job, "failed", { ...about, channel: decision.channel, reason: decision.reason });
     }
 
@@ -119,16 +125,19 @@ export function startNotifier(options: NotifierOptions): Notifier {
       const permanent = err instanceof DeliveryError && err.permanent;
       if (permanent || attempt >= options.maxAttempts) {
         await recordFailure(job, event, messageId, decision.channel, reason, attempt);
+        options.onDelivery?.("failed", decision.channel);
         return finish(job, "failed", { ...about, channel: decision.channel, attempt, permanent, reason });
       }
       const retryInMs = options.retryDelay(attempt);
       await state.reschedule(job.position, attempt, clock().getTime() + retryInMs);
+      options.onDelivery?.("retry", decision.channel);
       logger.warn({ ...about, channel: decision.channel, attempt, retryInMs, reason }, "notifier: delivery failed, will retry");
       return;
     }
 
     const payload: DeliveryRecordPayload = { triggerSequence: event.sequence, messageId };
     await record(job, triggerOf(event)!.sent, payload);
+    options.onDelivery?.("sent", decision.channel);
     const provider = providers[decision.channel].name;
     return finish(job, "sent", { ...about, channel: decision.channel, provider, attempt, ...receipt });
   }

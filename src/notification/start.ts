@@ -6,7 +6,7 @@ import type { EventStore } from "../eventstore/eventstore.js";
 import type { Logger } from "../logger.js";
 import { retryDelay } from "./decide.js";
 import { loadTemplates } from "./messages.js";
-import { startNotifier, type Notifier } from "./notifier.js";
+import { startNotifier, type Notifier, type NotifierOptions } from "./notifier.js";
 import { outbox } from "./providers/outbox.js";
 import { smsWebhookProvider } from "./providers/sms_webhook.js";
 import { smtpProvider } from "./providers/smtp.js";
@@ -19,6 +19,7 @@ export interface NotificationDeps {
   cipher: CodeCipher;
   clock: () => Date;
   logger: Logger;
+  onDelivery?: NotifierOptions["onDelivery"];
 }
 
 export function startNotification(config: Config, deps: NotificationDeps): Notifier {

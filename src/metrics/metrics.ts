@@ -1,0 +1,207 @@
+/**
+ * The Prometheus metrics of one server, in a registry of its own (never
+ * prom-client's global one), so that several servers can run in one process.
+ * Every label value comes from a small fixed set: method names the router
+ * knows, protocols, status codes, media and limit names.
+ */
+import type { DescMethod } from "@bufbuild/protobuf";
+import { Code } from "@connectrpc/connect";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+export type Protocol = "grpc" | "grpc-web" | "connect" | "rest" | "auth0";
+export type Medium = "email" | "sms";
+export type LimitName = "change_password" | "reset_user" | "reset_token";
+
+const MEDIA: readonly Medium[] = ["email", "sms"];
+const LIMIT_NAMES: readonly LimitName[] = ["change_password", "reset_user", "reset_token"];
+
+/** Seconds; from a fast read to an argon2id hash on a busy machine. */
+const REQUEST_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** Seconds; one transaction, usually well under a millisecond on SQLite. */
+const APPEND_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
+
+/** What the notifier's gauges show; read from its state when scraped. */
+export interface NotifierSnapshot {
+  /** newest position in the event store minus the notifier's checkpoint */
+  lag: number;
+  pending: number;
+  /** age of the oldest message still to deliver (0 when none) */
+  oldestPendingSeconds: number;
+}
+
+/** The counter and histogram series of one method or route over one protocol. */
+export class RequestSeries {
+  private readonly byStatus = new Map<number, Counter.Internal>();
+  private readonly duration: Histogram.Internal<string>;
+
+  constructor(
+    private readonly requests: Counter<string>,
+    durations: Histogram<string>,
+    private readonly method: string,
+    private readonly protocol: Protocol,
+    private readonly statusLabel: (status: number) => string,
+  ) {
+    this.duration = durations.labels(method, protocol);
+  }
+
+  /** One finished request: `status` is the Connect code (0 for OK) or the HTTP status. */
+  observe(status: number, startedMs: number): void {
+    let count = this.byStatus.get(status);
+    if (!count) {
+      count = this.requests.labels(this.method, this.protocol, this.statusLabel(status));
+      this.byStatus.set(status, count);
+    }
+    count.inc();
+    this.duration.observe((performance.now() - startedMs) / 1000);
+  }
+}
+
+const rpcStatusLabel = (code: number): string => (code === 0 ? "OK" : (Code[code] ?? "Unknown"));
+const httpStatusLabel = (status: number): string => String(status);
+
+export class Metrics {
+  readonly registry = new Registry();
+
+  private readonly requests = new Counter({
+    name: "latchkey_requests_total",
+    help: "Finished requests by method, protocol and status (gRPC code name for RPCs, HTTP status for the Auth0 endpoint)",
+    labelNames: ["method", "protocol", "code"],
+    registers: [this.registry],
+  });
+  private readonly requestDuration = new Histogram({
+    name: "latchkey_request_duration_seconds",
+    help: "Time from the start of a call to its answer, by method and protocol",
+    labelNames: ["method", "protocol"],
+    buckets: REQUEST_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly appendDuration = new Histogram({
+    name: "latchkey_eventstore_append_duration_seconds",
+    help: "Time an event store append (one transaction) takes, failed ones included",
+    buckets: APPEND_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly concurrencyConflicts = new Counter({
+    name: "latchkey_eventstore_concurrency_conflicts_total",
+    help: "Appends refused because an aggregate had moved past the expected sequence",
+    registers: [this.registry],
+  });
+  private readonly notificationsSent = new Counter({
+    name: "latchkey_notifications_sent_total",
+    help: "Messages handed to the provider, by medium",
+    labelNames: ["medium"],
+    registers: [this.registry],
+  });
+  private readonly notificationsFailed = new Counter({
+    name: "latchkey_notifications_failed_total",
+    help: "Messages given up on (permanent error, attempts used up or no address), by medium",
+    labelNames: ["medium"],
+    registers: [this.registry],
+  });
+  private readonly notificationRetries = new Counter({
+    name: "latchkey_notification_retries_total",
+    help: "Failed delivery attempts that will be tried again, by medium",
+    labelNames: ["medium"],
+    registers: [this.registry],
+  });
+  private readonly rateLimitRejections = new Counter({
+    name: "latchkey_rate_limit_rejections_total",
+    help: "Calls refused by a rate limit, by limit",
+    labelNames: ["limit"],
+    registers: [this.registry],
+  });
+
+  private notifierSource: (() => Promise<NotifierSnapshot>) | undefined;
+  private notifierReading: Promise<NotifierSnapshot | undefined> | undefined;
+  private readonly rpcSeries = new Map<DescMethod, Map<Protocol, RequestSeries>>();
+  private readonly deliveries: Record<"sent" | "failed" | "retry", Record<Medium, Counter.Internal>>;
+  private readonly rejections = new Map<LimitName, Counter.Internal>();
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+    // every series of a known label value exists at 0 from the first scrape, so that rate() sees its first increase
+    const atZero = (counter: Counter<string>, value: string) => {
+      const child = counter.labels(value);
+      child.inc(0);
+      return child;
+    };
+    const byMedium = (counter: Counter<string>) => Object.fromEntries(MEDIA.map((m) => [m, atZero(counter, m)])) as Record<Medium, Counter.Internal>;
+    this.deliveries = { sent: byMedium(this.notificationsSent), failed: byMedium(this.notificationsFailed), retry: byMedium(this.notificationRetries) };
+    for (const name of LIMIT_NAMES) this.rejections.set(name, atZero(this.rateLimitRejections, name));
+
+    const read = this.readNotifier.bind(this);
+    new Gauge({
+      name: "latchkey_notifier_lag_events",
+      help: "Events in the store the notifier has not looked at yet (head position minus checkpoint)",
+      registers: [this.registry],
+      async collect() {
+        const s = await read();
+        if (s) this.set(s.lag);
+      },
+    });
+    new Gauge({
+      name: "latchkey_notifier_pending_messages",
+      help: "Messages waiting for delivery or a retry",
+      registers: [this.registry],
+      async collect() {
+        const s = await read();
+        if (s) this.set(s.pending);
+      },
+    });
+    new Gauge({
+      name: "latchkey_notifier_oldest_pending_age_seconds",
+      help: "Age of the event behind the oldest message still waiting (0 when none)",
+      registers: [this.registry],
+      async collect() {
+        const s = await read();
+        if (s) this.set(s.oldestPendingSeconds);
+      },
+    });
+  }
+
+  /** The series of an RPC over a protocol; made once, then found without allocating. */
+  rpc(method: DescMethod, protocol: Protocol): RequestSeries {
+    let byProtocol = this.rpcSeries.get(method);
+    if (!byProtocol) this.rpcSeries.set(method, (byProtocol = new Map()));
+    let series = byProtocol.get(protocol);
+    if (!series) {
+      series = new RequestSeries(this.requests, this.requestDuration, `${method.parent.typeName}/${method.name}`, protocol, rpcStatusLabel);
+      byProtocol.set(protocol, series);
+    }
+    return series;
+  }
+
+  /** The series of a plain HTTP endpoint, labelled with its path; `status` is the HTTP status. */
+  http(path: string, protocol: Protocol): RequestSeries {
+    return new RequestSeries(this.requests, this.requestDuration, path, protocol, httpStatusLabel);
+  }
+
+  /** A function of its own, to be handed to the notifier as it is. */
+  readonly delivery = (outcome: "sent" | "failed" | "retry", medium: Medium): void => {
+    this.deliveries[outcome][medium].inc();
+  };
+
+  rejected(limit: LimitName): Counter.Internal {
+    return this.rejections.get(limit)!;
+  }
+
+  /** Where the notifier gauges read from; without it they stay at 0. */
+  watchNotifier(source: () => Promise<NotifierSnapshot>): void {
+    this.notifierSource = source;
+  }
+
+  /** One read per scrape for all three gauges; a failed read leaves them at their last values. */
+  private readNotifier(): Promise<NotifierSnapshot | undefined> {
+    const source = this.notifierSource;
+    if (!source) return Promise.resolve(undefined);
+    this.notifierReading ??= source()
+      .catch(() => undefined)
+      .finally(() => (this.notifierReading = undefined));
+    return this.notifierReading;
+  }
+
+  /** The text a scrape gets, and its content type. */
+  async scrape(): Promise<{ body: string; contentType: string }> {
+    return { body: await this.registry.metrics(), contentType: this.registry.contentType };
+  }
+}
