@@ -169,7 +169,11 @@ describe("SetPassword beyond one call", () => {
     expect(await withCode(userId, await resetCode(userId))).toMatchObject({ ok: true });
     const events = await server.server.app.store.readAggregate({ type: "user", id: userId });
     const changed = events.find((e) => e.type === UserEvents.passwordChanged)!;
-    expect(changed.payload).toEqual({ passwordHash: expect.stringMatching(/^\$argon2id\$v=19\$m=19456,p=1,t=2\$/), changeRequired: false });
+    expect(changed.payload).toEqual({
+      passwordHash: expect.stringMatching(/^\$argon2id\$v=19\$m=19456,p=1,t=2\$/),
+      changeRequired: false,
+      audit: expect.objectContaining({ clientIp: "127.0.0.1", proof: "code" }),
+    });
     expect(changed.editor).toBe(userId);
   });
 

@@ -6,7 +6,7 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import { UserService } from "../../gen/zitadel/user/v2/user_service_pb.js";
 import { requirePrincipal } from "../command/permissions.js";
 import type { SetPasswordVerification, UserCommands } from "../command/user/commands.js";
-import { principalKey } from "./context.js";
+import { originKey, principalKey } from "./context.js";
 import { toDetails } from "./details.js";
 import { toAddHumanInput, toProtoUser, toResetMedium } from "./user_mapping.js";
 
@@ -41,7 +41,7 @@ export function userService(users: UserCommands): Partial<ServiceImpl<typeof Use
 
     async passwordReset(req, ctx) {
       const principal = requirePrincipal(ctx.values.get(principalKey));
-      const { details, code } = await users.requestPasswordReset(principal, req.userId, toResetMedium(req.medium));
+      const { details, code } = await users.requestPasswordReset(principal, req.userId, toResetMedium(req.medium), ctx.values.get(originKey));
       return { details: toDetails(details), ...(code !== undefined && { verificationCode: code }) };
     },
 
@@ -64,7 +64,9 @@ export function userService(users: UserCommands): Partial<ServiceImpl<typeof Use
           break;
       }
       const newPassword = req.newPassword && { password: req.newPassword.password, changeRequired: req.newPassword.changeRequired };
-      return { details: toDetails(await users.setPassword(req.userId, newPassword, proof)) };
+      const origin = ctx.values.get(originKey);
+      const request = { ...(origin && { origin }), ...(principal && { principal }) };
+      return { details: toDetails(await users.setPassword(req.userId, newPassword, proof, request)) };
     },
   };
 }

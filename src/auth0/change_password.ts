@@ -3,6 +3,7 @@
  * address for an application's users, without a token, as Auth0 does.
  */
 import { randomUUID } from "node:crypto";
+import type { RequestOrigin } from "../audit/origin.js";
 import { allowsOrigin } from "../command/application/decide.js";
 import { anyApplicationAllows, findApplication } from "../command/application/commands.js";
 import { findConnection } from "../command/org/connection.js";
@@ -26,8 +27,8 @@ export interface ChangePasswordOptions {
   store: EventStore;
   users: UserCommands;
   limit?: Limit;
-  /** the client's address for the rate limit */
-  clientIp: (req: HttpRequest) => string;
+  /** the client's address (for the rate limit and the reset's audit record) and user agent */
+  requestOrigin: (req: HttpRequest) => RequestOrigin;
   maxBodyBytes: number;
   logger: Logger;
   /** runs the reset after the answer, so that the answer takes as long whether or not the email belongs to a user */
@@ -77,9 +78,10 @@ export function changePasswordRoute(options: ChangePasswordOptions): HttpRoute {
       return fail(auth0Error(400, "invalid_request", `connection ${request.connection} does not belong to organization ${request.organization}`));
     }
 
+    const from = options.requestOrigin(req);
     let limitHeaders: Record<string, string> = {};
     if (limit) {
-      const status = await limit.consume(limitKey(options.clientIp(req), request.email.toLowerCase()));
+      const status = await limit.consume(limitKey(from.clientIp, request.email.toLowerCase()));
       limitHeaders = rateLimitHeaders(status);
       if (status.retryAfterMs !== undefined) {
         return fail(auth0Error(429, "too_many_requests", `Too many requests for this email address, try again in ${retryAfterSeconds(status)} s`), limitHeaders);
@@ -89,7 +91,7 @@ export function changePasswordRoute(options: ChangePasswordOptions): HttpRoute {
     sendJson(res, 200, CHANGE_PASSWORD_ANSWER, { ...base, ...limitHeaders });
     const linkParams = request.organization !== undefined ? { organization_id: org.orgId, organization_name: org.name } : undefined;
     options.runInBackground(() =>
-      users.requestPasswordResetByEmail(app.id, org.orgId, request.email, linkParams).catch((err: unknown) => {
+      users.requestPasswordResetByEmail(app.id, org.orgId, request.email, linkParams, from).catch((err: unknown) => {
         logger.error({ err, clientId: app.clientId }, "change_password: reset failed");
       }),
     );

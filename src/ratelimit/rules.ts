@@ -153,3 +153,15 @@ export function clientIp(peer: string, forwardedFor: string | undefined, isTrust
   }
   return ip;
 }
+
+/** What clientIpOf reads of a Node request (HTTP/1.1 or HTTP/2). */
+export interface PeerRequest {
+  readonly socket: { readonly remoteAddress?: string | undefined };
+  readonly headers: NodeJS.Dict<string | string[]>;
+}
+
+/** clientIp of a request: its socket's peer and its X-Forwarded-For headers (all of them, in order). */
+export function clientIpOf(req: PeerRequest, isTrusted: (ip: string) => boolean): string {
+  const forwarded = req.headers["x-forwarded-for"];
+  return clientIp(req.socket.remoteAddress ?? "", Array.isArray(forwarded) ? forwarded.join(",") : forwarded, isTrusted);
+}

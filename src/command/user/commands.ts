@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import type { RequestOrigin } from "../../audit/origin.js";
 import { codesEqual, generateCode } from "../../crypto/codes.js";
 import { newId } from "../../crypto/ids.js";
 import { alreadyExists, invalidArgument, notFound } from "../../errors/errors.js";
@@ -69,6 +70,13 @@ export type SetPasswordVerification =
   | { kind: "currentPassword"; password: string }
   | { kind: "permission"; principal: Principal };
 
+/** Who sent a SetPassword request and from where, for the events it causes. */
+export interface SetPasswordRequest {
+  origin?: RequestOrigin;
+  /** the request's token, if it had one */
+  principal?: Principal;
+}
+
 export interface NewPassword {
   password: string;
   changeRequired: boolean;
@@ -89,6 +97,10 @@ export function createUserCommands(deps: CommandDeps) {
   }
 
   async function addHumanUser(principal: Principal, input: AddHumanInput) {
+    // 0. keys that PostgreSQL could not store, refused on every database alike
+    if ([input.userId, input.username].some((key) => key?.includes("\0"))) {
+      throw invalidArgument("COMMAND-Nul0k", "Errors.User.Invalid", "user_id and username must not contain NUL characters");
+    }
     // 1. the organization the user will belong to
     const orgId = await resolveOrg(principal, input);
     // 2. hash outside the aggregate lock: it is the slow part
@@ -146,7 +158,7 @@ export function createUserCommands(deps: CommandDeps) {
     return detailsOf(stored[stored.length - 1]!, state.createdAt);
   }
 
-  async function requestPasswordReset(principal: Principal, userId: string, medium: ResetMedium) {
+  async function requestPasswordReset(principal: Principal, userId: string, medium: ResetMedium, origin?: RequestOrigin) {
     // 1. the template is checked before the user is looked up
     const urlTemplate = medium.kind === "link" ? medium.urlTemplate : undefined;
     if (urlTemplate !== undefined) checkTemplate(urlTemplate);
@@ -162,6 +174,7 @@ export function createUserCommands(deps: CommandDeps) {
       ...(urlTemplate !== undefined && { urlTemplate }),
       ...(medium.kind === "default" && medium.linkParams && { linkParams: medium.linkParams }),
       returnCode: medium.kind === "return",
+      ...(origin && { origin }),
     };
     // 3. existence, permission, event
     const { state, stored } = await execute(store, locks, userRef(userId), foldUser, (s) => ({
@@ -174,14 +187,15 @@ export function createUserCommands(deps: CommandDeps) {
   /**
    * Starts a reset with the default medium for each user of the organization
    * with this email address, on behalf of `actor` (who is recorded as the
-   * editor); returns how many were started. Without a user it still makes and
-   * encrypts a code, so that both cases do about the same work.
+   * editor) from `origin`; returns how many were started. Without a user it
+   * still makes and encrypts a code, so that both cases do about the same work.
    */
   async function requestPasswordResetByEmail(
     actor: string,
     orgId: string,
     email: string,
     linkParams?: Readonly<Record<string, string>>,
+    origin?: RequestOrigin,
   ): Promise<number> {
     const userIds = await store.findLookup(emailLookup(orgId, email));
     if (userIds.length === 0) {
@@ -190,7 +204,7 @@ export function createUserCommands(deps: CommandDeps) {
     }
     const principal: Principal = { userId: actor, orgId, role: "ORG_OWNER" };
     for (const userId of userIds) {
-      await requestPasswordReset(principal, userId, { kind: "default", ...(linkParams && { linkParams }) });
+      await requestPasswordReset(principal, userId, { kind: "default", ...(linkParams && { linkParams }) }, origin);
     }
     return userIds.length;
   }
@@ -199,6 +213,7 @@ export function createUserCommands(deps: CommandDeps) {
     userId: string,
     newPassword: NewPassword | undefined,
     verification: SetPasswordVerification,
+    request: SetPasswordRequest = {},
   ): Promise<ObjectDetails> {
     if (!newPassword || newPassword.password === "") {
       throw invalidArgument(SetPasswordErrorIds.passwordEmpty, "Errors.User.Password.Empty", "The new password must not be empty");
@@ -218,6 +233,8 @@ export function createUserCommands(deps: CommandDeps) {
         changeRequired: newPassword.changeRequired,
         now: deps.clock().getTime(),
         maxCodeAttempts: deps.codes.maxAttempts,
+        ...(request.origin && { origin: request.origin }),
+        ...(request.principal && { callerId: request.principal.userId }),
       });
       rejection = verdict.rejection;
       return { events: verdict.events };

@@ -9,15 +9,18 @@ import {
   notFound,
   type LatchkeyError,
 } from "../../errors/errors.js";
+import type { RequestOrigin } from "../../audit/origin.js";
 import type { NewEvent } from "../../eventstore/eventstore.js";
 import { policyError } from "../password_policy.js";
 import { checkPermission, type Principal } from "../permissions.js";
 import {
   UserEvents,
+  type AuditRecord,
   type HumanAddedPayload,
   type NotificationMedium,
   type PasswordChangedPayload,
   type PasswordCodeAddedPayload,
+  type PasswordCodeCheckFailedPayload,
   type PasswordCodeInvalidatedPayload,
   type PendingCode,
   type UserState,
@@ -81,6 +84,13 @@ export interface RequestPasswordReset {
   urlTemplate?: string;
   linkParams?: Readonly<Record<string, string>>;
   returnCode: boolean;
+  /** recorded as the payload's `audit` */
+  origin?: RequestOrigin;
+}
+
+/** The payload's `audit` field for a request from `origin`; nothing without one. */
+function auditOf(origin: RequestOrigin | undefined, extra: Partial<AuditRecord> = {}): { audit?: AuditRecord } {
+  return origin ? { audit: { ...origin, ...extra } } : {};
 }
 
 /** Order as the clients expect: NotFound before PermissionDenied. */
@@ -94,6 +104,7 @@ export function decidePasswordReset(state: UserState, cmd: RequestPasswordReset)
     ...(cmd.urlTemplate !== undefined && { urlTemplate: cmd.urlTemplate }),
     ...(cmd.linkParams && { linkParams: { ...cmd.linkParams } }),
     codeReturned: cmd.returnCode,
+    ...auditOf(cmd.origin),
   };
   return [{ type: UserEvents.passwordCodeAdded, payload: { ...payload }, editor: cmd.principal.userId }];
 }
@@ -119,6 +130,14 @@ export interface SetPassword {
   now: number;
   /** wrong codes after which the pending code is invalidated */
   maxCodeAttempts: number;
+  /** where the request came from, recorded as the payloads' `audit` */
+  origin?: RequestOrigin;
+  /**
+   * the user behind the request's token, if it had one: the editor of what a
+   * code or the current password authorizes; without a token, the user
+   * themself is, since they hold the proof
+   */
+  callerId?: string;
 }
 
 /** Events to append, and the error to answer with once they are stored. */
@@ -134,10 +153,10 @@ export interface Verdict {
  */
 export function decideSetPassword(state: UserState, cmd: SetPassword): Verdict {
   const { proof } = cmd;
-  let editor = cmd.userId;
+  let editor = cmd.callerId ?? cmd.userId;
   switch (proof.kind) {
     case "code": {
-      const wrong = checkCode(state, cmd, proof.code, proof.matches);
+      const wrong = checkCode(state, cmd, editor, proof.code, proof.matches);
       if (wrong) return wrong;
       break;
     }
@@ -154,7 +173,11 @@ export function decideSetPassword(state: UserState, cmd: SetPassword): Verdict {
       break;
   }
   if (!cmd.newPassword.ok) throw policyError(cmd.newPassword.unmet);
-  const payload: PasswordChangedPayload = { passwordHash: cmd.newPassword.hash, changeRequired: cmd.changeRequired };
+  const payload: PasswordChangedPayload = {
+    passwordHash: cmd.newPassword.hash,
+    changeRequired: cmd.changeRequired,
+    ...auditOf(cmd.origin, { proof: proof.kind }),
+  };
   return { events: [{ type: UserEvents.passwordChanged, payload: { ...payload }, editor }] };
 }
 
@@ -166,6 +189,7 @@ function isHuman(state: UserState): boolean {
 function checkCode(
   state: UserState,
   cmd: SetPassword,
+  editor: string,
   given: string,
   matches: (encrypted: string, given: string) => boolean,
 ): Verdict | undefined {
@@ -186,10 +210,11 @@ function checkCode(
   if (matches(code.encrypted, given)) return undefined;
 
   const failedAttempts = (code.failedAttempts ?? 0) + 1;
-  const events: NewEvent[] = [{ type: UserEvents.passwordCodeCheckFailed, payload: {}, editor: cmd.userId }];
+  const failed: PasswordCodeCheckFailedPayload = auditOf(cmd.origin);
+  const events: NewEvent[] = [{ type: UserEvents.passwordCodeCheckFailed, payload: { ...failed }, editor }];
   if (failedAttempts >= cmd.maxCodeAttempts) {
-    const payload: PasswordCodeInvalidatedPayload = { failedAttempts };
-    events.push({ type: UserEvents.passwordCodeInvalidated, payload: { ...payload }, editor: cmd.userId });
+    const payload: PasswordCodeInvalidatedPayload = { failedAttempts, ...auditOf(cmd.origin) };
+    events.push({ type: UserEvents.passwordCodeInvalidated, payload: { ...payload }, editor });
   }
   return { events, rejection: invalidArgument(SetPasswordErrorIds.codeInvalid, "Errors.User.Code.Invalid", "The code is not correct") };
 }

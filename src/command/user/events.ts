@@ -1,4 +1,5 @@
 /** Events of the user aggregate: names, payloads, and the fold into state. */
+import type { RequestOrigin } from "../../audit/origin.js";
 import type { StoredEvent } from "../../eventstore/eventstore.js";
 
 export const USER_AGGREGATE = "user";
@@ -55,6 +56,19 @@ export interface PatAddedPayload {
   tokenId: string;
 }
 
+/** How a password change was authorized (see decideSetPassword). */
+export type PasswordProofKind = "code" | "currentPassword" | "permission";
+
+/**
+ * Where the request that caused an event came from; the editor says who.
+ * Recorded on resets, code checks and password changes that came in over the
+ * API, the Auth0 endpoint or the hosted page; absent on older events.
+ */
+export interface AuditRecord extends RequestOrigin {
+  /** on password.changed only */
+  proof?: PasswordProofKind;
+}
+
 export interface PasswordCodeAddedPayload {
   /** the code, encrypted (see crypto/code_cipher) */
   code: string;
@@ -66,6 +80,7 @@ export interface PasswordCodeAddedPayload {
   linkParams?: Record<string, string>;
   /** true when the code went back to the caller, so nothing is sent */
   codeReturned: boolean;
+  audit?: AuditRecord;
 }
 
 export interface PasswordChangedPayload {
@@ -73,11 +88,17 @@ export interface PasswordChangedPayload {
   passwordHash: string;
   /** the user must change the password at the next login */
   changeRequired: boolean;
+  audit?: AuditRecord;
+}
+
+export interface PasswordCodeCheckFailedPayload {
+  audit?: AuditRecord;
 }
 
 export interface PasswordCodeInvalidatedPayload {
   /** wrong codes tried before the code was invalidated */
   failedAttempts: number;
+  audit?: AuditRecord;
 }
 
 export type UserStateName = "active" | "inactive" | "locked" | "deleted";
