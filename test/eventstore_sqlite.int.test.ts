@@ -94,6 +94,20 @@ describe("SqliteEventStore group commit", () => {
     expect(times).toEqual([2]);
   });
 
+  it("waits for another connection's write lock without blocking the event loop", async () => {
+    const store = open();
+    const other = open();
+    other.db.exec("BEGIN IMMEDIATE");
+    const appended = store.append([added("a")]);
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 5);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    clearInterval(timer);
+    expect(ticks).toBeGreaterThan(3);
+    other.db.exec("COMMIT");
+    await expect(appended).resolves.toHaveLength(1);
+  });
+
   it("rejects every append of a group whose commit fails, and stores none of them", async () => {
     const store = open();
     store.db.exec("CREATE TEMP TRIGGER explode AFTER INSERT ON events WHEN NEW.aggregate_id = 'boom' BEGIN SELECT RAISE(ABORT, 'disk on fire'); END");

@@ -37,6 +37,13 @@ import {
 import { latestPostgresVersion, migratePostgres } from "./postgres_migrations.js";
 import { createPool, mapConnectionErrors, withTransaction, type PoolOptions } from "./postgres_pool.js";
 
+/**
+ * PostgreSQL's text cannot hold NUL, so no stored key contains one: a key
+ * with NUL finds nothing instead of failing the query. Commands refuse NUL in
+ * the keys they write.
+ */
+const hasNul = (...values: string[]) => values.some((v) => v.includes("\0"));
+
 export interface PostgresEventStoreOptions {
   /** postgres://user:password@host:port/database */
   readonly url: string;
@@ -209,6 +216,7 @@ function createStore(pool: Pool, instanceId: string, now: () => Date): PostgresE
       });
     },
     async readAggregate(aggregate) {
+      if (hasNul(aggregate.type, aggregate.id)) return [];
       const { rows } = await mapConnectionErrors(() =>
         pool.query<EventRow>(
           `SELECT ${EVENT_COLUMNS} FROM events
@@ -229,6 +237,7 @@ function createStore(pool: Pool, instanceId: string, now: () => Date): PostgresE
       return rows.map(toStoredEvent);
     },
     async findUnique(constraint: UniqueConstraint) {
+      if (hasNul(constraint.kind, constraint.value)) return undefined;
       const { rows } = await mapConnectionErrors(() =>
         pool.query<{ aggregate_id: string }>(
           "SELECT aggregate_id FROM unique_constraints WHERE instance_id = $1 AND kind = $2 AND value = $3",
@@ -238,6 +247,7 @@ function createStore(pool: Pool, instanceId: string, now: () => Date): PostgresE
       return rows[0]?.aggregate_id;
     },
     async findLookup(lookup: Lookup) {
+      if (hasNul(lookup.kind, lookup.value)) return [];
       // "C" sorts by bytes, as SQLite does, whatever the database's collation.
       const { rows } = await mapConnectionErrors(() =>
         pool.query<{ aggregate_id: string }>(

@@ -9,6 +9,7 @@ import {
   type StoredEvent,
   type UniqueConstraint,
 } from "./eventstore.js";
+import { AggregateCache } from "./aggregate_cache.js";
 import { migrateSqlite, sqliteMigrations } from "./sqlite_migrations.js";
 
 export interface SqliteEventStoreOptions {
@@ -63,6 +64,8 @@ export function openSqliteEventStore(options: SqliteEventStoreOptions): SqliteEv
 }
 
 const BUSY_TIMEOUT_MS = 5000;
+/** events kept in memory for reading aggregates (see aggregate_cache.ts) */
+const AGGREGATE_CACHE_EVENTS = 100_000;
 
 /**
  * Switches a database to WAL. SQLite answers SQLITE_BUSY at once, without
@@ -111,9 +114,9 @@ function createStore(db: Database.Database, instanceId: string, now: () => Date)
       `INSERT INTO events (instance_id, aggregate_type, aggregate_id, sequence, event_type, payload, created_at, resource_owner, editor)
        VALUES (@instance_id, @aggregate_type, @aggregate_id, @sequence, @event_type, @payload, @created_at, @resource_owner, @editor)`,
     ),
-    readAggregate: db.prepare<AggregateKey, EventRow>(
+    readAggregate: db.prepare<[...AggregateKey, number], EventRow>(
       `SELECT ${EVENT_COLUMNS} FROM events
-       WHERE instance_id = ? AND aggregate_type = ? AND aggregate_id = ? ORDER BY sequence`,
+       WHERE instance_id = ? AND aggregate_type = ? AND aggregate_id = ? AND sequence > ? ORDER BY sequence`,
     ),
     // "+instance_id" keeps the planner on the position (rowid) range; through
     // the (instance_id, …) index it would sort every event of the instance.
@@ -149,6 +152,8 @@ function createStore(db: Database.Database, instanceId: string, now: () => Date)
       .pluck(),
   };
   const latestVersion = sqliteMigrations.at(-1)?.version ?? 0;
+  const cache = new AggregateCache(AGGREGATE_CACHE_EVENTS);
+  const cacheKey = (aggregate: AggregateRef) => `${aggregate.type}/${aggregate.id}`;
 
   function currentSequence(aggregate: AggregateRef): number {
     return stmt.maxSequence.get(instanceId, aggregate.type, aggregate.id) ?? 0;
@@ -228,6 +233,14 @@ function createStore(db: Database.Database, instanceId: string, now: () => Date)
   // commit that holds its events.
   let queue: PendingAppend[] = [];
   let flushScheduled = false;
+  let busySince: number | undefined;
+
+  function scheduleFlush(delayMs = 0): void {
+    if (flushScheduled) return;
+    flushScheduled = true;
+    if (delayMs === 0) setImmediate(flush);
+    else setTimeout(flush, delayMs);
+  }
 
   function flush(): void {
     flushScheduled = false;
@@ -236,11 +249,24 @@ function createStore(db: Database.Database, instanceId: string, now: () => Date)
     if (group.length === 0) return;
     let outcomes: Outcome[];
     try {
-      outcomes = commitGroup.immediate(group);
+      outcomes = commitWithoutBlocking(group);
     } catch (err) {
+      if (isBusy(err) && Date.now() - (busySince ??= Date.now()) < BUSY_TIMEOUT_MS) {
+        // another process holds the write lock: wait for it without blocking
+        // the event loop, and take whatever arrives meanwhile into the group
+        queue = [...group, ...queue];
+        scheduleFlush(1);
+        return;
+      }
+      busySince = undefined;
       for (const pending of group) pending.reject(err);
       return;
     }
+    busySince = undefined;
+    settle(group, outcomes);
+  }
+
+  function settle(group: readonly PendingAppend[], outcomes: readonly Outcome[]): void {
     outcomes.forEach((outcome, i) => {
       const pending = group[i]!;
       if ("stored" in outcome) pending.resolve(outcome.stored);
@@ -248,19 +274,30 @@ function createStore(db: Database.Database, instanceId: string, now: () => Date)
     });
   }
 
+  /** The group's transaction, failing at once with SQLITE_BUSY instead of sleeping in SQLite's busy handler. */
+  function commitWithoutBlocking(group: readonly PendingAppend[]): Outcome[] {
+    db.pragma("busy_timeout = 0");
+    try {
+      return commitGroup.immediate(group);
+    } finally {
+      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    }
+  }
+
   return {
     db,
     append(writes) {
       return new Promise<StoredEvent[]>((resolve, reject) => {
         queue.push({ writes, resolve, reject });
-        if (!flushScheduled) {
-          flushScheduled = true;
-          setImmediate(flush);
-        }
+        scheduleFlush();
       });
     },
     async readAggregate(aggregate: AggregateRef) {
-      return stmt.readAggregate.all(instanceId, aggregate.type, aggregate.id).map(toStoredEvent);
+      const key = cacheKey(aggregate);
+      const known = cache.get(key) ?? [];
+      const later = stmt.readAggregate.all(instanceId, aggregate.type, aggregate.id, known.length).map(toStoredEvent);
+      cache.extend(key, later);
+      return [...known, ...later];
     },
     async readAfter(position: number, limit: number) {
       return stmt.readAfter.all(position, instanceId, limit).map(toStoredEvent);
@@ -279,7 +316,16 @@ function createStore(db: Database.Database, instanceId: string, now: () => Date)
       }
     },
     async close() {
-      flush();
+      // what is still queued gets its one chance, waiting on the lock if it must
+      if (queue.length > 0) {
+        const group = queue;
+        queue = [];
+        try {
+          settle(group, commitGroup.immediate(group));
+        } catch (err) {
+          for (const pending of group) pending.reject(err);
+        }
+      }
       if (db.open) db.close();
     },
   };
@@ -293,6 +339,10 @@ function insertOrThrow(insert: () => Database.RunResult, toError: () => Error): 
     if (isUniqueViolation(err)) throw toError();
     throw err;
   }
+}
+
+function isBusy(err: unknown): boolean {
+  return err instanceof Database.SqliteError && (err.code === "SQLITE_BUSY" || err.code === "SQLITE_BUSY_SNAPSHOT");
 }
 
 function isUniqueViolation(err: unknown): boolean {
