@@ -1,6 +1,7 @@
 /** Settings of a running server: flags win over environment, environment over defaults. */
 import path from "node:path";
 import { DEFAULT_RATE_LIMITS, addressMatcher, parseLimitSpec, type RateLimitSettings } from "./ratelimit/rules.js";
+import { DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from "./server/listen.js";
 
 export interface Config {
   host: string;
@@ -12,6 +13,8 @@ export interface Config {
   corsOrigins: string[];
   /** largest request body accepted, on every protocol */
   maxBodyBytes: number;
+  /** timeouts and sizes that bound what one connection may hold */
+  connectionLimits: ConnectionLimits;
   codeLength: number;
   codeTtlSeconds: number;
   /** wrong codes after which a pending reset code is invalidated */
@@ -44,6 +47,13 @@ export interface Config {
   encryptionKeysOld: string[];
   /** how long one instance holds a message it is delivering before another may take it over */
   notifyLeaseMs: number;
+  /** port of the separate Prometheus /metrics server; without it there are no metrics */
+  metricsPort?: number;
+  metricsHost: string;
+  /** how long an accepted token is remembered; 0 looks it up on every call */
+  tokenCacheSeconds: number;
+  /** processes serving the port; 1 serves from this process */
+  workers: number;
 }
 
 export interface ConfigField {
@@ -74,6 +84,13 @@ export const CONFIG_FIELDS: readonly ConfigField[] = [
   { flag: "tls-key", env: "LATCHKEY_TLS_KEY", description: "PEM private key file for --tls-cert", parse: (v, c) => void (c.tls = { certFile: c.tls?.certFile ?? "", keyFile: v }) },
   { flag: "cors-origins", env: "LATCHKEY_CORS_ORIGINS", description: "comma-separated origins allowed to call from a browser, or *", parse: (v, c) => void (c.corsOrigins = v.split(",").map((o) => o.trim()).filter(Boolean)) },
   { flag: "max-body-bytes", env: "LATCHKEY_MAX_BODY_BYTES", description: "largest request body in bytes (default 1048576)", parse: (v, c) => void (c.maxBodyBytes = integer("max-body-bytes", 1024, 64 * 1024 * 1024)(v)) },
+  { flag: "headers-timeout", env: "LATCHKEY_HEADERS_TIMEOUT", description: "milliseconds for a connection's TLS handshake and first bytes, an HTTP/1.1 request's headers, a new HTTP/2 connection's first stream (default 10000)", parse: connectionLimit("headers-timeout", "headersTimeoutMs", 100, 600_000) },
+  { flag: "request-timeout", env: "LATCHKEY_REQUEST_TIMEOUT", description: "milliseconds to receive a whole request, headers and body, per HTTP/1.1 request and HTTP/2 stream (default 30000)", parse: connectionLimit("request-timeout", "requestTimeoutMs", 100, 3_600_000) },
+  { flag: "keep-alive-timeout", env: "LATCHKEY_KEEP_ALIVE_TIMEOUT", description: "milliseconds an idle HTTP/1.1 connection is kept open for its next request (default 5000)", parse: connectionLimit("keep-alive-timeout", "keepAliveTimeoutMs", 100, 3_600_000) },
+  { flag: "http2-idle-timeout", env: "LATCHKEY_HTTP2_IDLE_TIMEOUT", description: "milliseconds an HTTP/2 connection may go without an open stream before it is closed with GOAWAY (default 60000)", parse: connectionLimit("http2-idle-timeout", "http2IdleTimeoutMs", 100, 86_400_000) },
+  { flag: "http2-max-concurrent-streams", env: "LATCHKEY_HTTP2_MAX_CONCURRENT_STREAMS", description: "streams one HTTP/2 connection may have open at once; more are refused (default 250)", parse: connectionLimit("http2-max-concurrent-streams", "http2MaxConcurrentStreams", 1, 100_000) },
+  { flag: "http2-max-session-memory", env: "LATCHKEY_HTTP2_MAX_SESSION_MEMORY", description: "MiB one HTTP/2 connection may buffer before its new streams are refused (default 10)", parse: connectionLimit("http2-max-session-memory", "http2MaxSessionMemoryMiB", 1, 1024) },
+  { flag: "max-header-bytes", env: "LATCHKEY_MAX_HEADER_BYTES", description: "largest request header section (HTTP/1.1) or header list (HTTP/2) in bytes (default 16384)", parse: connectionLimit("max-header-bytes", "maxHeaderBytes", 1024, 1024 * 1024) },
   { flag: "code-length", env: "LATCHKEY_CODE_LENGTH", description: "characters in a reset code (default 6)", parse: (v, c) => void (c.codeLength = integer("code-length", 4, 20)(v)) },
   { flag: "code-ttl", env: "LATCHKEY_CODE_TTL", description: "seconds a reset code stays valid (default 3600)", parse: (v, c) => void (c.codeTtlSeconds = integer("code-ttl", 60, 7 * 24 * 3600)(v)) },
   { flag: "max-code-attempts", env: "LATCHKEY_MAX_CODE_ATTEMPTS", description: "wrong codes after which a reset code stops working (default 5)", parse: (v, c) => void (c.maxCodeAttempts = integer("max-code-attempts", 1, 100)(v)) },
@@ -98,8 +115,18 @@ export const CONFIG_FIELDS: readonly ConfigField[] = [
   { flag: "encryption-key", env: "LATCHKEY_ENCRYPTION_KEY", description: "the code-encryption key in base64, instead of a file", parse: (v, c) => void (c.encryptionKey = v) },
   { flag: "encryption-keys-old", env: "LATCHKEY_ENCRYPTION_KEYS_OLD", description: "comma-separated earlier keys (files or base64 values) that still decrypt codes", parse: (v, c) => void (c.encryptionKeysOld = v.split(",").map((k) => k.trim()).filter(Boolean)) },
   { flag: "notify-lease", env: "LATCHKEY_NOTIFY_LEASE", description: "milliseconds an instance holds a message it delivers before another may take it over; longer than the slowest delivery (default 120000)", parse: (v, c) => void (c.notifyLeaseMs = integer("notify-lease", 100, 3_600_000)(v)) },
+  { flag: "workers", env: "LATCHKEY_WORKERS", description: "processes that serve the port, sharing the database (default 1)", parse: (v, c) => void (c.workers = integer("workers", 1, 64)(v)) },
+  { flag: "token-cache-ttl", env: "LATCHKEY_TOKEN_CACHE_TTL", description: "seconds an accepted token is remembered; a locked or removed caller keeps access this long (default 5, 0 = off)", parse: (v, c) => void (c.tokenCacheSeconds = integer("token-cache-ttl", 0, 300)(v)) },
+  { flag: "metrics-port", env: "LATCHKEY_METRICS_PORT", description: "port of a separate HTTP server with Prometheus metrics at /metrics (default: no metrics)", parse: (v, c) => void (c.metricsPort = integer("metrics-port", 0, 65535)(v)) },
+  { flag: "metrics-host", env: "LATCHKEY_METRICS_HOST", description: "address the metrics server listens on (default 127.0.0.1)", parse: (v, c) => void (c.metricsHost = v) },
   { flag: "log-level", env: "LATCHKEY_LOG_LEVEL", description: "fatal, error, warn, info, debug (default info)", parse: (v, c) => void (c.logLevel = oneOf("log-level", v, ["fatal", "error", "warn", "info", "debug", "trace", "silent"])) },
 ];
+
+function connectionLimit(name: string, key: keyof ConnectionLimits, min: number, max: number) {
+  return (value: string, config: Config): void => {
+    config.connectionLimits = { ...config.connectionLimits, [key]: integer(name, min, max)(value) };
+  };
+}
 
 function oneOf(name: string, value: string, allowed: string[]): string {
   if (!allowed.includes(value)) throw new ConfigError(`${name} must be one of ${allowed.join(", ")}, got "${value}"`);
@@ -160,6 +187,7 @@ export function defaultConfig(): Config {
     externalUrl: "",
     corsOrigins: [],
     maxBodyBytes: 1024 * 1024,
+    connectionLimits: { ...DEFAULT_CONNECTION_LIMITS },
     codeLength: 6,
     codeTtlSeconds: 3600,
     maxCodeAttempts: 5,
@@ -173,6 +201,9 @@ export function defaultConfig(): Config {
     trustedProxies: [],
     encryptionKeysOld: [],
     notifyLeaseMs: 120_000,
+    metricsHost: "127.0.0.1",
+    tokenCacheSeconds: 5,
+    workers: 1,
   };
 }
 

@@ -2,12 +2,13 @@
 import fs from "node:fs";
 import path from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { auditEntries, formatJsonLines, formatLines } from "../audit/history.js";
 import { addApplication } from "../command/application/commands.js";
 import { createOperatorCommands } from "../command/instance.js";
 import { setConnectionName } from "../command/org/connection.js";
 import { setPasswordPolicy } from "../command/org/password_policy.js";
 import { DEFAULT_PASSWORD_POLICY, type PasswordPolicy } from "../command/password_policy.js";
-import type { Role } from "../command/user/events.js";
+import { USER_AGGREGATE, type Role } from "../command/user/events.js";
 import { CONFIG_FIELDS, ConfigError, loadConfig } from "../config.js";
 import { LatchkeyError } from "../errors/errors.js";
 import { createLogger } from "../logger.js";
@@ -17,6 +18,7 @@ import { openStore } from "../server/app.js";
 import { describeBackend, openBackend, type BackendOptions } from "../server/backend.js";
 import { DATABASE_FILE, DataDirError } from "../server/data_dir.js";
 import { EncryptionKeyError } from "../server/encryption_keys.js";
+import { isWorker, runWorker, startCluster } from "../server/cluster.js";
 import { startServer } from "../server/server.js";
 
 class UsageError extends Error {}
@@ -114,10 +116,16 @@ const COMMANDS: Record<string, Command> = {
     async run(values) {
       const config = loadConfig(process.env, values);
       const logger = createLogger({ level: config.logLevel });
-      const server = await startServer(config, logger);
+      if (config.workers > 1 && isWorker()) {
+        await runWorker(config, logger);
+        return new Promise<number>(() => {});
+      }
+      const server = config.workers > 1 ? await startCluster(config, logger) : await startServer(config, logger);
+      const adminTokenFile = "app" in server ? server.app.adminTokenFile : server.adminTokenFile;
       // on a shared database only the instance that created it holds the admin token
-      const token = fs.existsSync(server.app.adminTokenFile) ? `admin token in ${server.app.adminTokenFile}` : "admin token with the instance that created the database";
-      process.stderr.write(`latchkey listening on ${server.url}; ${token}\n`);
+      const token = fs.existsSync(adminTokenFile) ? `admin token in ${adminTokenFile}` : "admin token with the instance that created the database";
+      const workers = config.workers > 1 ? `; ${config.workers} workers` : "";
+      process.stderr.write(`latchkey listening on ${server.url}; ${token}${workers}\n`);
       await new Promise<void>((resolve) => {
         const stop = (signal: string) => {
           logger.info({ signal }, "shutting down");
@@ -191,6 +199,36 @@ const COMMANDS: Record<string, Command> = {
         await setConnectionName(store, required(values, "org"), name);
         return name;
       }),
+  },
+  audit: {
+    usage: "latchkey audit --user ID [--json] [--data-dir DIR] [--database-url URL]",
+    summary: "print a user's history: what happened, who asked and from where",
+    options: { user: { type: "string" }, json: { type: "boolean" }, "data-dir": { type: "string" }, "database-url": { type: "string" } },
+    help: {
+      user: "id of the user",
+      json: "one JSON object per event instead of one line",
+      "data-dir": DATA_DIR_HELP,
+      "database-url": DATABASE_URL_HELP,
+    },
+    run: async (values) => {
+      const userId = required(values, "user");
+      const { maxCodeAttempts } = loadConfig(process.env, { "data-dir": values["data-dir"], "database-url": values["database-url"] });
+      const store = await openStore(backendOptions(values));
+      let events;
+      try {
+        events = await store.readAggregate({ type: USER_AGGREGATE, id: userId });
+      } finally {
+        await store.close();
+      }
+      if (events.length === 0) {
+        process.stderr.write(`latchkey: no user with id ${JSON.stringify(userId)}\n`);
+        return 1;
+      }
+      const entries = auditEntries(events, { maxCodeAttempts });
+      const lines = values.json !== undefined ? formatJsonLines(entries) : formatLines(entries, userId);
+      process.stdout.write(lines.join("\n") + "\n");
+      return 0;
+    },
   },
   "policy set": {
     usage: "latchkey policy set --org ID [--min-length N] [--no-uppercase] [--no-lowercase] [--no-digit] [--no-symbol] [--data-dir DIR] [--database-url URL]",

@@ -4,12 +4,17 @@ import path from "node:path";
 import { AggregateLocks } from "../command/aggregate_lock.js";
 import { authenticate, setupInstance } from "../command/instance.js";
 import type { Principal } from "../command/permissions.js";
+import { cachedAuthenticate } from "../command/token_cache.js";
 import { createUserCommands, type UserCommands } from "../command/user/commands.js";
 import type { Config } from "../config.js";
 import { CodeCipher } from "../crypto/code_cipher.js";
 import { argon2idHasher } from "../crypto/passwords.js";
 import type { EventStore } from "../eventstore/eventstore.js";
 import type { Logger } from "../logger.js";
+import { instrumentEventStore } from "../metrics/eventstore.js";
+import type { Metrics } from "../metrics/metrics.js";
+import { watchNotifier } from "../metrics/notifier.js";
+import { instrumentRateLimits } from "../metrics/rate_limits.js";
 import { startNotification } from "../notification/start.js";
 import { createRateLimits, type RateLimits } from "../ratelimit/limits.js";
 import { describeBackend, openBackend, type BackendKind, type BackendOptions } from "./backend.js";
@@ -26,11 +31,16 @@ export interface App {
   /** work that outlives its request; close() waits for it */
   runInBackground(work: () => Promise<unknown>): void;
   adminTokenFile: string;
+  /** present when metrics are on (--metrics-port) */
+  metrics?: Metrics;
   close(): Promise<void>;
 }
 
 export interface AppOptions {
   clock?: () => Date;
+  metrics?: Metrics;
+  /** false in all but one process on a SQLite file (see cluster.ts); default true */
+  runNotifier?: boolean;
 }
 
 /** Opens the event store of the configured database; shared by the server and the operator commands. */
@@ -42,7 +52,8 @@ export async function openApp(config: Config, logger: Logger, options: AppOption
   const clock = options.clock ?? (() => new Date());
   const keys = loadEncryptionKeys(config);
   const backend = await openBackend({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, clock });
-  const { store } = backend;
+  const { metrics } = options;
+  const store = metrics ? instrumentEventStore(backend.store, metrics) : backend.store;
   const adminTokenFile = path.join(config.dataDir, ADMIN_TOKEN_FILE);
   let keyIds: string[];
   try {
@@ -74,16 +85,20 @@ export async function openApp(config: Config, logger: Logger, options: AppOption
     }),
     codes: { length: config.codeLength, ttlMs: config.codeTtlSeconds * 1000, maxAttempts: config.maxCodeAttempts },
   });
-  const notifier = startNotification(config, { store, state: backend.notificationState({ leaseMs: config.notifyLeaseMs }), locks, cipher, clock, logger });
+  const notificationState = backend.notificationState({ leaseMs: config.notifyLeaseMs });
+  // the process that runs the notifier reports its gauges (a cluster sums every worker's)
+  if (metrics && options.runNotifier !== false) watchNotifier(metrics, notificationState, clock, logger);
+  const notifier = options.runNotifier === false ? undefined : startNotification(config, { store, state: notificationState, locks, cipher, clock, logger, ...(metrics && { onDelivery: metrics.delivery }) });
   const limitStore = backend.rateLimitStore();
+  const limits = createRateLimits(limitStore, config.rateLimits);
   const background = new Set<Promise<unknown>>();
 
   return {
     store,
     database: backend.kind,
     users,
-    authenticate: (token) => authenticate(store, token),
-    limits: createRateLimits(limitStore, config.rateLimits),
+    authenticate: cachedAuthenticate((token) => authenticate(store, token), { ttlMs: config.tokenCacheSeconds * 1000, maxEntries: 10_000 }),
+    limits: metrics ? instrumentRateLimits(limits, metrics) : limits,
     runInBackground(work) {
       const running = work()
         .catch((err: unknown) => logger.error({ err }, "background work failed"))
@@ -91,10 +106,11 @@ export async function openApp(config: Config, logger: Logger, options: AppOption
       background.add(running);
     },
     adminTokenFile,
+    ...(metrics && { metrics }),
     async close() {
       await Promise.allSettled(background);
       limitStore.close();
-      await notifier.close();
+      await notifier?.close();
       await store.close();
     },
   };

@@ -1,23 +1,30 @@
 /** Builds the server: one port, every protocol. Only the CLI decides to run it. */
 import fs from "node:fs";
-import type { ConnectRouter } from "@connectrpc/connect";
+import { createContextValues, type ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { createValidateInterceptor } from "@connectrpc/validate";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import { UserService } from "../../gen/zitadel/user/v2/user_service_pb.js";
+import { inProcessOrigin, originKey } from "../api/context.js";
 import { userService } from "../api/user_service.js";
-import { changePasswordRoute } from "../auth0/change_password.js";
+import { requestOrigin } from "../audit/origin.js";
+import { CHANGE_PASSWORD_PATH, changePasswordRoute } from "../auth0/change_password.js";
 import type { Config } from "../config.js";
 import { resetPage } from "../ui/reset_page.js";
 import type { Logger } from "../logger.js";
+import { measuredRoute } from "../metrics/http.js";
+import { metricsInterceptor } from "../metrics/interceptor.js";
+import { Metrics } from "../metrics/metrics.js";
+import { startMetricsServer, type MetricsServer } from "../metrics/server.js";
 import { passwordResetLimitInterceptor, rateLimitHeadersInterceptor } from "../ratelimit/interceptors.js";
-import { addressMatcher, clientIp } from "../ratelimit/rules.js";
+import { addressMatcher } from "../ratelimit/rules.js";
 import { openApp, type App, type AppOptions } from "./app.js";
 import { corsHandler } from "./cors.js";
 import { restGateway } from "./gateway/gateway.js";
 import { healthRoutes, healthService } from "./health.js";
 import { authInterceptor, errorInterceptor, loggingInterceptor } from "./interceptors.js";
 import { listen, type RequestHandler } from "./listen.js";
+import { malformedRequestGate } from "./malformed_request.js";
 import { openApiRoute } from "./openapi.js";
 import { reflection } from "./reflection.js";
 
@@ -25,6 +32,8 @@ export interface RunningServer {
   readonly url: string;
   readonly port: number;
   readonly app: App;
+  /** where Prometheus scrapes, with --metrics-port */
+  readonly metricsUrl?: string;
   close(): Promise<void>;
 }
 
@@ -41,7 +50,8 @@ export function createHandler(app: App, config: Config, logger: Logger): Request
     router.service(Health, healthService(app.store, { services: [UserService.typeName] }));
     reflection(router);
   };
-  const interceptors = (protocol?: string) => [
+  const interceptors = (protocol?: "rest") => [
+    ...(app.metrics ? [metricsInterceptor(app.metrics, protocol)] : []),
     loggingInterceptor(logger, protocol),
     rateLimitHeadersInterceptor(),
     errorInterceptor(logger),
@@ -49,54 +59,78 @@ export function createHandler(app: App, config: Config, logger: Logger): Request
     createValidateInterceptor(),
     passwordResetLimitInterceptor(app.limits),
   ];
-  const gateway = restGateway({ routes, interceptors: interceptors("rest"), maxBodyBytes: config.maxBodyBytes });
-  const rpc = connectNodeAdapter({ routes, interceptors: interceptors(), readMaxBytes: config.maxBodyBytes, fallback: gateway.notFound });
-  const cors = corsHandler(config.corsOrigins);
+  // who asked is the token's; from where is the client's address, the same for every entry point
   const isTrustedProxy = addressMatcher(config.trustedProxies);
+  const originOf = (req: Parameters<RequestHandler>[0]) => requestOrigin(req, isTrustedProxy);
+  const gatewayOrigin = inProcessOrigin(originOf);
+  const gateway = restGateway({ routes, interceptors: [gatewayOrigin.interceptor, ...interceptors("rest")], maxBodyBytes: config.maxBodyBytes });
+  const rpc = connectNodeAdapter({
+    routes,
+    interceptors: interceptors(),
+    readMaxBytes: config.maxBodyBytes,
+    requestGate: malformedRequestGate,
+    fallback: gateway.notFound,
+    contextValues: (req) => createContextValues().set(originKey, originOf(req)),
+  });
+  const cors = corsHandler(config.corsOrigins);
   const changePassword = changePasswordRoute({
     store: app.store,
     users: app.users,
     ...(app.limits.changePassword && { limit: app.limits.changePassword }),
-    clientIp: (req) => clientIp(req.socket.remoteAddress ?? "", String(req.headers["x-forwarded-for"] ?? ""), isTrustedProxy),
+    requestOrigin: originOf,
     maxBodyBytes: config.maxBodyBytes,
     logger,
     runInBackground: app.runInBackground,
   });
+  const auth0 = measuredRoute(changePassword, app.metrics?.http(CHANGE_PASSWORD_PATH, "auth0"));
   // tried in order before the RPC protocols
   const httpRoutes: HttpRoute[] = [
     resetPage({ policyForUser: app.users.passwordPolicyForUser, logger }),
     ...healthRoutes(app.store, app.database),
     openApiRoute(gateway.services),
-    gateway.route,
+    gatewayOrigin.route(gateway.route),
   ];
   return (req, res) => {
     // before the general CORS handler: it answers its own preflight requests, for its applications' origins
-    if (changePassword(req, res)) return;
+    if (auth0(req, res)) return;
     if (cors(req, res)) return;
     for (const route of httpRoutes) if (route(req, res)) return;
     rpc(req, res);
   };
 }
 
-export async function startServer(config: Config, logger: Logger, options: AppOptions = {}): Promise<RunningServer> {
-  const app = await openApp(config, logger, options);
+export interface ServerOptions extends AppOptions {
+  /** false: count metrics but serve no /metrics; a cluster's primary gathers them (see cluster.ts) */
+  serveMetrics?: boolean;
+}
+
+export async function startServer(config: Config, logger: Logger, options: ServerOptions = {}): Promise<RunningServer> {
+  // no port, no metrics: nothing is counted when nobody can read it
+  const metrics = config.metricsPort === undefined ? undefined : new Metrics();
+  const app = await openApp(config, logger, { ...options, ...(metrics && { metrics }) });
+  let metricsServer: MetricsServer | undefined;
   try {
+    if (metrics && options.serveMetrics !== false) metricsServer = await startMetricsServer(metrics, { host: config.metricsHost, port: config.metricsPort!, logger });
     const listener = await listen(createHandler(app, config, logger), {
       port: config.port,
       host: config.host,
+      limits: config.connectionLimits,
       ...(config.tls && { tls: { cert: fs.readFileSync(config.tls.certFile), key: fs.readFileSync(config.tls.keyFile) } }),
     });
-    logger.info({ url: listener.url, adminTokenFile: app.adminTokenFile }, "latchkey listening");
+    logger.info({ url: listener.url, adminTokenFile: app.adminTokenFile, ...(metricsServer && { metricsUrl: metricsServer.url }) }, "latchkey listening");
     return {
       url: listener.url,
       port: listener.port,
       app,
+      ...(metricsServer && { metricsUrl: metricsServer.url }),
       async close() {
         await listener.close();
+        await metricsServer?.close();
         await app.close();
       },
     };
   } catch (err) {
+    await metricsServer?.close();
     await app.close();
     throw err;
   }
