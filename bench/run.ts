@@ -7,6 +7,8 @@
  *   npm run bench -- --scale           also 1,000,000 users (seeded into SQLite directly)
  *   npm run bench -- --profile         also a CPU profile of the server under gRPC PasswordReset
  *   npm run bench -- --quick           1 round of 3 s: to check the harness, not to quote
+ *   npm run bench -- --workers-only    only the --workers block: PasswordReset with --workers 1
+ *                                      (core 0) and --workers 2 (cores 0,1), load generator on core 1
  *
  * Other flags: --duration S, --warmup S, --rounds N, --users N, --big-users N,
  * --no-peer, --keep (leave bench/tmp/<run> in place), --profile-only,
@@ -43,7 +45,7 @@ import { grpcCall, httpCall } from "./lib/preflight.js";
 import { summarizeProfile, type ProfileSummary } from "./lib/profile.js";
 import { renderMarkdown } from "./lib/report.js";
 import { MissingToolsError, ensureTools, toolVersions } from "./lib/tools.js";
-import { clockTicks, coreTimes, freePort, log, median, percentile, run, sleep } from "./lib/util.js";
+import { clockTicks, coreTimes, freePort, log, median, percentile, processTree, run, sleep } from "./lib/util.js";
 import { wrk, writeIds, type Shape } from "./lib/wrk.js";
 
 // ---------------------------------------------------------------- options
@@ -62,6 +64,7 @@ const { values: flags } = parseArgs({
     rounds: { type: "string" },
     users: { type: "string" },
     "big-users": { type: "string" },
+    "workers-only": { type: "boolean", default: false },
   },
   strict: true,
 });
@@ -79,7 +82,12 @@ const config = {
   /** wrk connections at the fixed rate, so pacing is never short of a free connection */
   rateConnections: 64,
   profileS: flags.quick ? 5 : 15,
-  peer: !flags["no-peer"],
+  peer: !flags["no-peer"] && !flags["workers-only"],
+  /** the --workers block: `--workers N` and the cores its server processes may use */
+  workerSetups: [
+    { workers: 1, cores: SERVER_CORE },
+    { workers: 2, cores: `${SERVER_CORE},${LOAD_CORE}` },
+  ],
 };
 
 // ---------------------------------------------------------------- the measured calls
@@ -127,7 +135,13 @@ export interface Measurement {
   check: string;
   eventsPerUserBefore?: number;
   eventsPerUserAfter?: number;
+  /** h2load processes the gRPC pool ran */
   processesRun?: number;
+  /** the --workers block: `--workers N` and the server's taskset cores */
+  workers?: number;
+  serverCores?: string;
+  /** server processes (primary and workers) and each one's CPU seconds in the window, the primary first */
+  serverCpuSecondsByProcess?: number[];
 }
 
 export interface ScaleResult {
@@ -138,6 +152,8 @@ export interface ScaleResult {
   storeEvents: number;
   peer: { available: boolean; reason?: string; storeBytes?: number };
   runs: Measurement[];
+  /** the --workers block (PasswordReset, saturation), absent when not run */
+  workerRuns?: Measurement[];
 }
 
 // ---------------------------------------------------------------- helpers
@@ -187,6 +203,8 @@ interface Target {
   users: number;
   load: (durationMs: number, rate?: number) => Promise<LoadResult & { p50Us?: number; p90Us?: number; p99Us?: number }>;
   concurrency: number;
+  /** the --workers block: the server's `--workers N` */
+  workers?: number;
 }
 
 /** Requests still in flight when wrk stops are answered after it: wait until the rows stop changing. */
@@ -203,31 +221,36 @@ export async function settle(rows: () => number): Promise<void> {
 
 async function measure(t: Target, round: number, durationMs: number, rate?: number): Promise<Measurement> {
   const rows0 = t.rows();
-  const cpu0 = t.server.cpuSeconds();
-  const sys0 = t.server.systemSeconds();
-  const core0 = coreTimes(Number(SERVER_CORE));
+  const cpu0 = t.server.cpu();
+  const core0 = coreTimes(t.server.cores);
   const windowStart = performance.now();
   const r = await t.load(durationMs, rate);
-  const cpu = t.server.cpuSeconds() - cpu0;
+  const cpu1 = t.server.cpu();
   // the CPU window: the load generator's run plus its start and exit
   const windowSeconds = (performance.now() - windowStart) / 1000;
-  const sys = t.server.systemSeconds() - sys0;
-  const core1 = coreTimes(Number(SERVER_CORE));
+  const core1 = coreTimes(t.server.cores);
   await settle(t.rows);
   const rows = t.rows() - rows0;
+  const cpu = cpu1.total - cpu0.total;
+  const sys = cpu1.system - cpu0.system;
+  const before = new Map(cpu0.byPid);
+  // a process that exited in the window (a worker restarted) took its CPU time with it
+  const treeChanged = cpu0.byPid.length !== cpu1.byPid.length || cpu1.byPid.some(([pid]) => !before.has(pid));
   const lat = (p: number, given?: number) => (given ?? percentile(r.latenciesUs, p)) / 1000;
   const slack = rate ? config.rateConnections : t.concurrency;
   const expected = t.rowsPerCall * r.ok;
   const check =
     r.errors > 0
       ? `FAILED: ${r.errors} errors`
-      : t.rowsPerCall === 0
-        ? rows === 0
-          ? "ok"
-          : `FAILED: ${rows} rows written by a no-op`
-        : rows >= expected && rows <= expected + slack
-          ? "ok"
-          : `FAILED: ${rows} rows for ${r.ok} answers`;
+      : treeChanged
+        ? `FAILED: server processes changed during the run (${cpu0.byPid.map(([p]) => p).join(",")} → ${cpu1.byPid.map(([p]) => p).join(",")})`
+        : t.rowsPerCall === 0
+          ? rows === 0
+            ? "ok"
+            : `FAILED: ${rows} rows written by a no-op`
+          : rows >= expected && rows <= expected + slack
+            ? "ok"
+            : `FAILED: ${rows} rows for ${r.ok} answers`;
   const m: Measurement = {
     label: t.label,
     round,
@@ -242,7 +265,8 @@ async function measure(t: Target, round: number, durationMs: number, rate?: numb
     systemCpuPerRequestUs: (sys / r.ok) * 1e6,
     serverCpuShare: cpu / windowSeconds,
     windowSeconds,
-    // the server's core also ran other processes (the machine is shared) or was stolen by the hypervisor
+    // the server's cores also ran other processes (the machine is shared; with --workers 2 also the
+    // load generator and this harness) or were stolen by the hypervisor
     otherCpuShareOnServerCore: Math.max(0, core1.busy - core0.busy - cpu) / windowSeconds,
     stealShareOnServerCore: (core1.steal - core0.steal) / windowSeconds,
     p50Ms: lat(50, r.p50Us),
@@ -251,14 +275,17 @@ async function measure(t: Target, round: number, durationMs: number, rate?: numb
     rowsWritten: rows,
     check,
     ...(r.processesRun > 1 && { processesRun: r.processesRun }),
+    ...(t.workers !== undefined && { workers: t.workers, serverCores: t.server.cores.join(",") }),
+    ...(cpu1.byPid.length > 1 && { serverCpuSecondsByProcess: cpu1.byPid.map(([pid, s]) => s - (before.get(pid) ?? 0)) }),
   };
   if (t.rowsPerCall === 1 && t.label !== "peer reset") {
     m.eventsPerUserBefore = (rows0 - 4) / t.users;
     m.eventsPerUserAfter = (rows0 + rows - 4) / t.users;
   }
+  const byProcess = m.serverCpuSecondsByProcess ? ` [per process ${m.serverCpuSecondsByProcess.map((s) => s.toFixed(2)).join(" / ")} s]` : "";
   log(
-    `  ${t.label.padEnd(14)} r${round}${rate ? ` @${Math.round(rate)}/s` : ""}: ${m.rps.toFixed(0)} req/s, ` +
-      `${m.cpuPerRequestUs.toFixed(0)} µs CPU/req (sys ${m.systemCpuPerRequestUs.toFixed(0)}; ${(m.serverCpuShare * 100).toFixed(0)}% core, others ${(m.otherCpuShareOnServerCore * 100).toFixed(0)}%), ` +
+    `  ${t.label.padEnd(14)}${t.workers !== undefined ? ` w${t.workers}` : ""} r${round}${rate ? ` @${Math.round(rate)}/s` : ""}: ${m.rps.toFixed(0)} req/s, ` +
+      `${m.cpuPerRequestUs.toFixed(0)} µs CPU/req (sys ${m.systemCpuPerRequestUs.toFixed(0)}; ${(m.serverCpuShare * 100).toFixed(0)}% core, others ${(m.otherCpuShareOnServerCore * 100).toFixed(0)}%)${byProcess}, ` +
       `p50 ${m.p50Ms.toFixed(2)} ms, p99 ${m.p99Ms.toFixed(2)} ms, ${check}`,
   );
   if (check !== "ok") process.exitCode = 1;
@@ -430,7 +457,14 @@ async function seed(root: string, users: number, direct: boolean): Promise<Seede
 
 // ---------------------------------------------------------------- one scale
 
-async function benchScale(root: string, users: number, direct: boolean): Promise<ScaleResult> {
+interface Blocks {
+  /** saturation and fixed rate, every protocol and call, and better-auth */
+  main: boolean;
+  /** PasswordReset with --workers 1 and --workers 2 */
+  workers: boolean;
+}
+
+async function benchScale(root: string, users: number, direct: boolean, blocks: Blocks): Promise<ScaleResult> {
   fs.mkdirSync(root, { recursive: true });
   const s = await seed(root, users, direct);
   const work = path.join(root, "latchkey");
@@ -440,9 +474,9 @@ async function benchScale(root: string, users: number, direct: boolean): Promise
   const warmupMs = config.warmupS * 1000;
   const durationMs = config.durationS * 1000;
 
-  const withLatchkey = async <T>(fn: (server: Server) => Promise<T>): Promise<T> => {
+  const withLatchkey = async <T>(fn: (server: Server) => Promise<T>, setup?: { workers: number; cores: string }): Promise<T> => {
     restore(s.snapshot, work);
-    const server = await startLatchkey({ dataDir: work, port: await freePort() });
+    const server = await startLatchkey({ dataDir: work, port: await freePort(), ...setup });
     try {
       return await fn(server);
     } finally {
@@ -461,7 +495,7 @@ async function benchScale(root: string, users: number, direct: boolean): Promise
   const target = (server: Server, protocol: Protocol, call: Call) => latchkeyTarget(server, work, protocol, call, s.ids, s.idsFile, h2work);
 
   // saturation, rounds interleaved so drift and noise spread over every protocol
-  for (let round = 1; round <= config.rounds; round++) {
+  for (let round = 1; blocks.main && round <= config.rounds; round++) {
     log(`${users} users, round ${round}/${config.rounds}`);
     for (const protocol of PROTOCOLS) {
       await withLatchkey(async (server) => {
@@ -489,9 +523,9 @@ async function benchScale(root: string, users: number, direct: boolean): Promise
   }
 
   // latency at a fixed offered rate: half of the median saturation throughput
-  log(`${users} users, fixed rate (half of saturation)`);
+  if (blocks.main) log(`${users} users, fixed rate (half of saturation)`);
   const half = (label: string) => median(runs.filter((m) => m.label === label && m.offeredRps === undefined).map((m) => m.rps)) / 2;
-  for (const protocol of PROTOCOLS) {
+  for (const protocol of blocks.main ? PROTOCOLS : []) {
     const rate = half(`${protocol} reset`);
     await withLatchkey(async (server) => {
       const t = target(server, protocol, "reset");
@@ -500,7 +534,7 @@ async function benchScale(root: string, users: number, direct: boolean): Promise
       runs.push(await measure(t, 1, durationMs, rate));
     });
   }
-  if (s.peerSnapshot) {
+  if (blocks.main && s.peerSnapshot) {
     const rate = half("peer reset");
     await withPeer(async (server) => {
       const t = peerTarget(server, peerWork, s.emailsFile, users);
@@ -508,6 +542,28 @@ async function benchScale(root: string, users: number, direct: boolean): Promise
       await settle(t.rows);
       runs.push(await measure(t, 1, durationMs, rate));
     });
+  }
+
+  // --workers 1 on the server's core against --workers 2 on both cores, the load generator staying
+  // on its core: rounds interleaved, and the order of the two flipped every round
+  const workerRuns: Measurement[] = [];
+  for (let round = 1; blocks.workers && round <= config.rounds; round++) {
+    log(`${users} users, --workers, round ${round}/${config.rounds}`);
+    const setups = round % 2 === 1 ? config.workerSetups : [...config.workerSetups].reverse();
+    for (const protocol of PROTOCOLS) {
+      for (const setup of setups) {
+        await withLatchkey(async (server) => {
+          const processes = processTree(server.pid).length;
+          const wanted = setup.workers > 1 ? setup.workers + 1 : 1;
+          if (processes !== wanted) throw new Error(`--workers ${setup.workers}: ${processes} server processes, expected ${wanted}`);
+          if (round === 1) await preflight(server, s.ids);
+          const t = { ...target(server, protocol, "reset"), workers: setup.workers };
+          await t.load(warmupMs);
+          await settle(t.rows);
+          workerRuns.push(await measure(t, round, durationMs));
+        }, setup);
+      }
+    }
   }
 
   const storeDb = new Database(path.join(s.snapshot, "latchkey.db"), { readonly: true });
@@ -523,6 +579,7 @@ async function benchScale(root: string, users: number, direct: boolean): Promise
       ? { available: true, storeBytes: fileBytes(s.peerSnapshot, "better-auth.db") }
       : { available: false, reason: s.peerReason ?? "not run" },
     runs,
+    ...(blocks.workers && { workerRuns }),
   };
 }
 
@@ -587,6 +644,7 @@ function machine() {
     loadAverageAtStart: os.loadavg().map((l) => l.toFixed(2)).join(" "),
     pinning:
       `server: taskset -c ${SERVER_CORE}; h2load, wrk and this harness: taskset -c ${LOAD_CORE}` +
+      `; the --workers block: ${config.workerSetups.map((w) => `--workers ${w.workers} on taskset -c ${w.cores}`).join(", ")}, the load generators still on ${LOAD_CORE}` +
       // the children inherit this process's niceness, and `nice -n` adds to it
       (NICE !== 0 ? `; this harness at nice ${NICE}, the server and load generators at nice ${2 * NICE}` : "; default priority (not root)"),
   };
@@ -617,6 +675,9 @@ async function main(): Promise<void> {
     config: { ...config, argv: process.argv.slice(2) },
     commands: {
       server: `${Object.entries(BENCH_ENV).map(([k, v]) => `${k}=${v}`).join(" ")} taskset ${pinned(SERVER_CORE, "node", []).join(" ")} bin/latchkey.js start --data-dir <tmp> --host 127.0.0.1 --port <free>`,
+      serverWorkers: config.workerSetups
+        .map((w) => `${Object.entries(BENCH_ENV).map(([k, v]) => `${k}=${v}`).join(" ")} taskset ${pinned(w.cores, "node", []).join(" ")} bin/latchkey.js start --data-dir <tmp> --host 127.0.0.1 --port <free> --workers ${w.workers}`)
+        .join("\n"),
       grpcNoop: `taskset ${pinned(LOAD_CORE, "h2load", []).join(" ")} -D ${config.durationS} -c ${config.concurrency} -m 1 -d <body.bin> -H 'content-type: application/grpc' -H 'te: trailers' -H 'authorization: Bearer …' --log-file <log> http://127.0.0.1:<port>/latchkey.bench.v1.BenchService/Noop`,
       grpc: `taskset ${pinned(LOAD_CORE, "h2load", []).join(" ")} -n ${config.grpcPerProcess} -c 1 -m 1 [--rps R/${config.concurrency}] -d <body.bin> -H 'content-type: application/grpc' -H 'te: trailers' -H 'authorization: Bearer …' --log-file <log> http://127.0.0.1:<port>/zitadel.user.v2.UserService/PasswordReset   (${config.concurrency} at once, each for one random user, restarted until the time is up)`,
       http: `taskset ${pinned(LOAD_CORE, "wrk", []).join(" ")} -t1 -c${config.concurrency} -d${config.durationS}s --timeout 10s -s bench/wrk/rotate.lua http://127.0.0.1:<port> -- <ids> connect-reset|connect-noop|rest-reset|rest-noop|peer-reset <token> [R]   (fixed rate: -c${config.rateConnections} and R)`,
@@ -630,10 +691,11 @@ async function main(): Promise<void> {
   log(`results go to ${path.relative(REPO, out)}; work files in ${path.relative(REPO, root)}`);
   try {
     if (!flags["profile-only"]) {
-      results.scales.push(await benchScale(path.join(root, "small"), config.users, false));
+      const workersOnly = flags["workers-only"];
+      results.scales.push(await benchScale(path.join(root, "small"), config.users, false, { main: !workersOnly, workers: true }));
       save();
-      if (flags.scale) {
-        results.scales.push(await benchScale(path.join(root, "big"), config.bigUsers, true));
+      if (flags.scale && !workersOnly) {
+        results.scales.push(await benchScale(path.join(root, "big"), config.bigUsers, true, { main: true, workers: false }));
         save();
       }
     }

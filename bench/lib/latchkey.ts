@@ -12,7 +12,7 @@ import { newId } from "../../src/crypto/ids.js";
 import { UserEvents } from "../../src/command/user/events.js";
 import { emailLookup, usernameConstraint } from "../../src/command/user/commands.js";
 import { ADMIN_TOKEN_FILE, DATABASE_FILE, loadOrCreateEncryptionKey } from "../../src/server/data_dir.js";
-import { cpuSeconds, cpuTimes, log } from "./util.js";
+import { log, treeCpuTimes, type TreeTimes } from "./util.js";
 
 export const REPO = path.resolve(import.meta.dirname, "../..");
 export const SERVER_CORE = "0";
@@ -47,9 +47,10 @@ export interface Server {
   url: string;
   port: number;
   token: string;
-  cpuSeconds(): number;
-  /** kernel part of cpuSeconds() */
-  systemSeconds(): number;
+  /** the cores it may run on (its taskset list) */
+  cores: number[];
+  /** CPU time of the process and every process under it (with --workers: the primary and its workers) */
+  cpu(): TreeTimes;
   stop(): Promise<void>;
 }
 
@@ -58,6 +59,10 @@ export interface StartOptions {
   port: number;
   /** write a V8 CPU profile into this directory on exit */
   cpuProfDir?: string;
+  /** `--workers N`; absent: the flag is not passed (one process, as builds before it) */
+  workers?: number;
+  /** taskset core list; default SERVER_CORE */
+  cores?: string;
 }
 
 /** `taskset -c 0 node bin/latchkey.js start` with default (durable) settings. */
@@ -67,7 +72,9 @@ export async function startLatchkey(options: StartOptions): Promise<Server> {
     throw new Error("dist/ is missing: run `npm ci` (it builds) before `npm run bench`");
   }
   const nodeArgs = options.cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${options.cpuProfDir}`] : [];
-  const args = pinned(SERVER_CORE, process.execPath, [...nodeArgs, bin, "start", "--data-dir", options.dataDir, "--host", "127.0.0.1", "--port", String(options.port)]);
+  const cores = options.cores ?? SERVER_CORE;
+  const workers = options.workers !== undefined ? ["--workers", String(options.workers)] : [];
+  const args = pinned(cores, process.execPath, [...nodeArgs, bin, "start", "--data-dir", options.dataDir, "--host", "127.0.0.1", "--port", String(options.port), ...workers]);
   // the call log goes to /dev/null: written as in production, read by no one
   const child = spawn("taskset", args, {
     cwd: REPO,
@@ -76,10 +83,18 @@ export async function startLatchkey(options: StartOptions): Promise<Server> {
   });
   const url = await waitForLine(child, /latchkey listening on (\S+);/);
   const token = fs.readFileSync(path.join(options.dataDir, ADMIN_TOKEN_FILE), "utf8").trim();
-  return serverHandle(child, url, options.port, token);
+  return serverHandle(child, url, options.port, token, cores);
 }
 
-export function serverHandle(child: ChildProcess, url: string, port: number, token: string): Server {
+/** "0", "0,1", "0-1" as core numbers */
+export function coreList(cores: string): number[] {
+  return cores.split(",").flatMap((part) => {
+    const [a, b] = part.split("-").map(Number);
+    return b === undefined ? [a!] : Array.from({ length: b - a! + 1 }, (_, i) => a! + i);
+  });
+}
+
+export function serverHandle(child: ChildProcess, url: string, port: number, token: string, cores = SERVER_CORE): Server {
   const pid = child.pid!;
   let exited = child.exitCode !== null;
   let stopping = false;
@@ -97,13 +112,10 @@ export function serverHandle(child: ChildProcess, url: string, port: number, tok
     url,
     port,
     token,
-    cpuSeconds: () => {
+    cores: coreList(cores),
+    cpu: () => {
       if (exited) throw new Error(`server ${pid} is gone (see above)`);
-      return cpuSeconds(pid);
-    },
-    systemSeconds: () => {
-      if (exited) throw new Error(`server ${pid} is gone (see above)`);
-      return cpuTimes(pid).system;
+      return treeCpuTimes(pid);
     },
     async stop() {
       stopping = true;

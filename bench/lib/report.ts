@@ -16,6 +16,10 @@ interface M {
   check: string;
   eventsPerUserBefore?: number;
   eventsPerUserAfter?: number;
+  workers?: number;
+  serverCores?: string;
+  serverCpuSecondsByProcess?: number[];
+  serverCpuSeconds?: number;
 }
 interface Scale {
   users: number;
@@ -25,6 +29,7 @@ interface Scale {
   storeEvents: number;
   peer: { available: boolean; reason?: string };
   runs: M[];
+  workerRuns?: M[];
 }
 export interface Results {
   machine: Record<string, unknown>;
@@ -49,7 +54,24 @@ export interface Figures {
 }
 
 export function figures(scale: Scale, label: string, fixedRate = false): Figures | undefined {
-  const runs = scale.runs.filter((m) => m.label === label && (m.offeredRps !== undefined) === fixedRate);
+  return figuresOf(scale.runs.filter((m) => m.label === label && (m.offeredRps !== undefined) === fixedRate));
+}
+
+/** The --workers block's figures of one protocol's PasswordReset with `--workers n`. */
+export function workerFigures(scale: Scale, protocol: string, n: number): (Figures & { cores: string; byProcess: number[] }) | undefined {
+  const runs = (scale.workerRuns ?? []).filter((m) => m.label === `${protocol} reset` && m.workers === n);
+  const f = figuresOf(runs);
+  if (!f) return undefined;
+  // each process's share of the server's CPU time, medians over the rounds (primary first)
+  const counts = runs.map((m) => m.serverCpuSecondsByProcess?.length ?? 1);
+  const byProcess =
+    counts.every((c) => c === counts[0]) && counts[0]! > 1
+      ? Array.from({ length: counts[0]! }, (_, i) => median(runs.map((m) => m.serverCpuSecondsByProcess![i]! / (m.serverCpuSeconds ?? NaN))))
+      : [];
+  return { ...f, cores: runs[0]!.serverCores ?? "", byProcess };
+}
+
+function figuresOf(runs: M[]): Figures | undefined {
   if (runs.length === 0) return undefined;
   return {
     rps: median(runs.map((m) => m.rps)),
@@ -117,7 +139,23 @@ export function targets(results: Results): { target: string; measured: string; m
   } else {
     out.push({ target: "p99 with 1,000,000 users ≤ 1.2× p99 with 1,000", measured: "not run (npm run bench -- --scale)", met: undefined });
   }
-  out.push({ target: "`--workers 2`: throughput and CPU per request", measured: "`--workers` does not exist yet", met: undefined });
+  const workersScale = results.scales.find((s) => s.workerRuns && s.workerRuns.length > 0);
+  let workersRows = 0;
+  for (const p of workersScale ? PROTOCOLS : []) {
+    const one = workerFigures(workersScale!, p, 1);
+    const two = workerFigures(workersScale!, p, 2);
+    if (!one || !two) continue;
+    workersRows++;
+    const c = two.cpuUs / one.cpuUs;
+    out.push({
+      target: `${NAMES[p]}: \`--workers 2\` (server on cores ${two.cores}, load generator pinned to core 1): CPU per request does not grow (≤ 1.10× \`--workers 1\`'s on core ${one.cores}, a noise margin)`,
+      measured: `${x(two.rps / one.rps)} throughput (${n0(two.rps)} vs ${n0(one.rps)} req/s), ${x(c)} CPU per request (${n0(two.cpuUs)} vs ${n0(one.cpuUs)} µs)`,
+      met: c <= 1.1,
+    });
+  }
+  if (workersRows === 0) {
+    out.push({ target: "`--workers 2`: throughput and CPU per request", measured: "not run (the --workers block runs by default, or alone with --workers-only)", met: undefined });
+  }
   return out;
 }
 
@@ -128,13 +166,19 @@ export function scaleMarkdown(scale: Scale): string {
   lines.push(
     `Store: ${scale.storeEvents.toLocaleString("en")} events, ${(scale.storeBytes / 2 ** 20).toFixed(1)} MiB, seeded ${scale.seeding} in ${scale.seedSeconds.toFixed(0)} s.`,
   );
-  const drift = scale.runs.filter((m) => m.label.endsWith("reset") && m.eventsPerUserAfter !== undefined);
+  const drift = [...scale.runs, ...(scale.workerRuns ?? [])].filter((m) => m.label.endsWith("reset") && m.eventsPerUserAfter !== undefined);
   if (drift.length > 0) {
     const before = Math.min(...drift.map((m) => m.eventsPerUserBefore!));
     const after = Math.max(...drift.map((m) => m.eventsPerUserAfter!));
     lines.push(`Events per user while measured (every block starts from the seeded copy): ${before.toFixed(2)} to ${after.toFixed(2)}.`);
   }
   lines.push("");
+  if (scale.runs.length > 0) mainTables(scale, lines);
+  if (scale.workerRuns && scale.workerRuns.length > 0) workersTable(scale, lines);
+  return lines.join("\n");
+}
+
+function mainTables(scale: Scale, lines: string[]): void {
   lines.push("Saturation (16 requests in flight), medians of the rounds:");
   lines.push("");
   lines.push("| protocol | call | req/s | req/s per round | server CPU µs/req (of it kernel) | server core busy (others on it) | p50 ms | p99 ms | reset ÷ no-op req/s | reset ÷ no-op CPU/req |");
@@ -180,8 +224,36 @@ export function scaleMarkdown(scale: Scale): string {
     lines.push(`| ${name} | ${run.offeredRps} | ${n0(run.rps)} | ${n0(run.cpuPerRequestUs)} (${n0(run.systemCpuPerRequestUs ?? NaN)}) | ${n2(run.p50Ms)} | ${n2(run.p99Ms)} |`);
   }
   lines.push("");
-  return lines.join("\n");
 }
+
+function workersTable(scale: Scale, lines: string[]): void {
+  lines.push(
+    "`--workers`: PasswordReset at saturation (16 requests in flight), medians of the rounds, both set-ups measured in every round (order flipped each round), " +
+      "each from the seeded copy. The load generator stays on core 1: with `--workers 2` one worker shares that core with it. " +
+      "Server CPU is summed over the whole process tree (primary and workers); \"others\" is what else ran on the server's cores, with `--workers 2` the load generator and the harness included.",
+  );
+  lines.push("");
+  lines.push(
+    "| protocol | server | req/s | req/s per round | server CPU µs/req (of it kernel) | server CPU, cores (others on its cores) | CPU by process, primary / workers | p50 ms | p99 ms | workers 2 ÷ 1 req/s | workers 2 ÷ 1 CPU/req |",
+  );
+  lines.push("| --- | --- | ---: | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |");
+  for (const p of PROTOCOLS) {
+    const one = workerFigures(scale, p, 1);
+    for (const n of [1, 2]) {
+      const f = workerFigures(scale, p, n);
+      if (!f) continue;
+      const ratio = n > 1 && one ? `${x(f.rps / one.rps)} | ${x(f.cpuUs / one.cpuUs)}` : " | ";
+      const byProcess = f.byProcess.length > 0 ? f.byProcess.map((v) => pct(v)).join(" / ") : "one process";
+      lines.push(
+        `| ${NAMES[p]} | \`--workers ${n}\`, core${f.cores.includes(",") ? "s" : ""} ${f.cores}${f.ok ? "" : " (check failed)"} | ${n0(f.rps)} | ${f.perRound.map(n0).join(" / ")} | ` +
+          `${n0(f.cpuUs)} (${n0(f.sysUs)}) | ${n2(f.share)} (${n2(f.others)}) | ${byProcess} | ${n2(f.p50)} | ${n2(f.p99)} | ${ratio} |`,
+      );
+    }
+  }
+  lines.push("");
+}
+
+
 
 export function renderMarkdown(results: Results): string {
   const m = results.machine;

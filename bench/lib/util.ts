@@ -65,6 +65,61 @@ export function cpuSeconds(pid: number): number {
   return t.user + t.system;
 }
 
+/** A process and all its descendants, the process first, from /proc/<pid>/task/<tid>/children. */
+export function processTree(pid: number): number[] {
+  const out: number[] = [];
+  const visit = (p: number) => {
+    out.push(p);
+    let tids: string[];
+    try {
+      tids = fs.readdirSync(`/proc/${p}/task`);
+    } catch {
+      return;
+    }
+    for (const tid of tids) {
+      let children: string;
+      try {
+        children = fs.readFileSync(`/proc/${p}/task/${tid}/children`, "utf8");
+      } catch {
+        continue;
+      }
+      for (const c of children.trim().split(/\s+/)) if (c) visit(Number(c));
+    }
+  };
+  visit(pid);
+  return out;
+}
+
+export interface TreeTimes {
+  /** utime + stime of every process of the tree, seconds */
+  total: number;
+  /** stime of every process of the tree, seconds */
+  system: number;
+  /** utime + stime per pid, the root first */
+  byPid: [number, number][];
+}
+
+/**
+ * CPU time of a process tree. A process that exits between two readings takes
+ * its time with it (into its parent's cutime, which is not read here): callers
+ * compare the pids of both readings.
+ */
+export function treeCpuTimes(pid: number): TreeTimes {
+  const result: TreeTimes = { total: 0, system: 0, byPid: [] };
+  for (const p of processTree(pid)) {
+    let t: { user: number; system: number };
+    try {
+      t = cpuTimes(p);
+    } catch {
+      continue;
+    }
+    result.total += t.user + t.system;
+    result.system += t.system;
+    result.byPid.push([p, t.user + t.system]);
+  }
+  return result;
+}
+
 export function median(values: readonly number[]): number {
   const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
   if (sorted.length === 0) return NaN;
@@ -98,12 +153,18 @@ export interface CoreTimes {
   steal: number;
 }
 
-/** Busy and steal seconds of one core since boot, from /proc/stat. */
-export function coreTimes(core: number): CoreTimes {
-  const line = fs.readFileSync("/proc/stat", "utf8").split("\n").find((l) => l.startsWith(`cpu${core} `));
-  if (!line) return { busy: NaN, steal: NaN };
-  // user nice system idle iowait irq softirq steal guest guest_nice
-  const v = line.trim().split(/\s+/).slice(1).map(Number);
+/** Busy and steal seconds of some cores since boot, summed, from /proc/stat. */
+export function coreTimes(cores: readonly number[]): CoreTimes {
+  const stat = fs.readFileSync("/proc/stat", "utf8").split("\n");
+  const sum: CoreTimes = { busy: 0, steal: 0 };
   const t = clockTicks();
-  return { busy: (v[0]! + v[1]! + v[2]! + v[5]! + v[6]!) / t, steal: (v[7] ?? 0) / t };
+  for (const core of cores) {
+    const line = stat.find((l) => l.startsWith(`cpu${core} `));
+    if (!line) return { busy: NaN, steal: NaN };
+    // user nice system idle iowait irq softirq steal guest guest_nice
+    const v = line.trim().split(/\s+/).slice(1).map(Number);
+    sum.busy += (v[0]! + v[1]! + v[2]! + v[5]! + v[6]!) / t;
+    sum.steal += (v[7] ?? 0) / t;
+  }
+  return sum;
 }
