@@ -6,7 +6,7 @@
  */
 import Database from "better-sqlite3";
 import type { Pool, QueryConfig } from "pg";
-import { RateLimiterPostgres, RateLimiterSQLite, type RateLimiterAbstract } from "rate-limiter-flexible";
+import { RateLimiterPostgres, RateLimiterRes, RateLimiterSQLite, type RateLimiterAbstract } from "rate-limiter-flexible";
 import { mapConnectionErrors } from "../eventstore/postgres_pool.js";
 
 export interface LimiterOptions {
@@ -28,22 +28,21 @@ const TABLE = "rate_limits";
 const SWEEP_INTERVAL_MS = 5 * 60_000;
 
 /**
- * Counters in the SQLite file, on a connection of their own that commits
- * without fsync (synchronous=NORMAL in WAL mode): a crash of the process loses
- * nothing, a power cut may lose the last counts. That keeps the limiter off the
- * disk's flush, which the events alone pay for.
+ * Counters in the event store's SQLite connection (a second connection would
+ * make each discard the other's page cache on every write). Their writes
+ * commit without fsync (synchronous=NORMAL in WAL mode): a crash of the
+ * process loses nothing, a power cut may lose the last counts, and the limiter
+ * stays off the disk's flush, which the events alone pay for.
  */
-export function sqliteRateLimitStore(file: string): RateLimitStore {
-  const db = new Database(file, { timeout: 5000 });
-  db.pragma("synchronous = NORMAL");
-  const client = preparedOnce(db);
+export function sqliteRateLimitStore(db: Database.Database): RateLimitStore {
+  const client = limiterClient(db);
   // Our own sweep instead of the library's, which would keep running on a closed database.
   const sweep = setInterval(() => {
     if (db.open) db.prepare(`DELETE FROM ${TABLE} WHERE expire < ?`).run(Date.now());
   }, SWEEP_INTERVAL_MS).unref();
   return {
     limiter: (options) =>
-      new RateLimiterSQLite({
+      new WaitingSqliteLimiter({
         ...options,
         storeClient: client,
         storeType: "better-sqlite3",
@@ -51,30 +50,79 @@ export function sqliteRateLimitStore(file: string): RateLimitStore {
         tableCreated: true,
         clearExpiredByTimeout: false,
       }),
-    close: () => {
-      clearInterval(sweep);
-      db.close();
-    },
+    close: () => clearInterval(sweep),
   };
 }
 
+const BUSY_WAIT_MS = 5000;
+
 /**
- * The connection as RateLimiterSQLite uses it (`prepare`, `transaction`),
- * with each statement prepared once instead of on every call. Its
- * transactions wrap a single upsert, which SQLite already runs atomically, so
- * they run as that statement alone.
+ * When another process holds the database's write lock (`--workers`), a
+ * counter write fails at once instead of sleeping in SQLite's busy handler,
+ * and is tried again after the event loop has served others.
  */
-function preparedOnce(db: Database.Database): Pick<Database.Database, "prepare" | "transaction"> {
+class WaitingSqliteLimiter extends RateLimiterSQLite {
+  override consume(key: string | number, points?: number, options?: Record<string, unknown>): Promise<RateLimiterRes> {
+    return whileBusy(() => super.consume(key, points, options));
+  }
+
+  override reward(key: string | number, points?: number, options?: Record<string, unknown>): Promise<RateLimiterRes> {
+    return whileBusy(() => super.reward(key, points, options));
+  }
+}
+
+async function whileBusy<T>(write: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + BUSY_WAIT_MS;
+  for (;;) {
+    try {
+      return await write();
+    } catch (err) {
+      const busy = err instanceof Database.SqliteError && err.code.startsWith("SQLITE_BUSY");
+      if (!busy || Date.now() > deadline) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+  }
+}
+
+/**
+ * The connection as RateLimiterSQLite uses it (`prepare`, `transaction`).
+ * Each statement is prepared once, and runs without fsync and without waiting
+ * on a lock (see above). Its transactions wrap a single upsert, which SQLite
+ * already runs atomically, so they run as that statement alone.
+ */
+function limiterClient(db: Database.Database): Pick<Database.Database, "prepare" | "transaction"> {
+  const synchronous = db.pragma("synchronous", { simple: true }) as number;
+  const busyTimeout = db.pragma("busy_timeout", { simple: true }) as number;
+  const light = db.prepare("PRAGMA synchronous = NORMAL");
+  const lightLock = db.prepare("PRAGMA busy_timeout = 0");
+  const restore = db.prepare(`PRAGMA synchronous = ${synchronous}`);
+  const restoreLock = db.prepare(`PRAGMA busy_timeout = ${busyTimeout}`);
+  const lightly = <T>(run: () => T): T => {
+    light.run();
+    lightLock.run();
+    try {
+      return run();
+    } finally {
+      restore.run();
+      restoreLock.run();
+    }
+  };
   const statements = new Map<string, Database.Statement>();
+  const prepare = (sql: string) => {
+    let statement = statements.get(sql);
+    if (!statement) {
+      const prepared = db.prepare(sql);
+      statement = Object.assign(Object.create(prepared) as Database.Statement, {
+        run: (...args: unknown[]) => lightly(() => prepared.run(...args)),
+        get: (...args: unknown[]) => lightly(() => prepared.get(...args)),
+        all: (...args: unknown[]) => lightly(() => prepared.all(...args)),
+      });
+      statements.set(sql, statement);
+    }
+    return statement;
+  };
   return {
-    prepare: ((sql: string) => {
-      let statement = statements.get(sql);
-      if (!statement) {
-        statement = db.prepare(sql);
-        statements.set(sql, statement);
-      }
-      return statement;
-    }) as Database.Database["prepare"],
+    prepare: prepare as Database.Database["prepare"],
     transaction: ((fn: (...args: unknown[]) => unknown) => fn) as Database.Database["transaction"],
   };
 }

@@ -41,13 +41,12 @@ export async function openBackend(options: BackendOptions): Promise<Backend> {
       rateLimitStore: () => postgresRateLimitStore(store.pool),
     };
   }
-  const file = path.join(options.dataDir, DATABASE_FILE);
-  const store = openSqliteEventStore({ file, ...now });
+  const store = openSqliteEventStore({ file: path.join(options.dataDir, DATABASE_FILE), ...now });
   return {
     kind: "sqlite",
     store,
     notificationState: () => sqliteNotificationState(store.db),
-    rateLimitStore: () => sqliteRateLimitStore(file),
+    rateLimitStore: () => sqliteRateLimitStore(store.db),
   };
 }
 
