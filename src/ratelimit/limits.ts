@@ -19,23 +19,25 @@ export class Limit {
   /** Counts a call; the status tells whether it was refused (retryAfterMs). */
   async consume(key: string): Promise<LimitStatus> {
     let refused = false;
+    let result: RateLimiterRes;
     try {
-      await this.counter.consume(key);
+      result = await this.counter.consume(key);
     } catch (err) {
       if (!(err instanceof RateLimiterRes)) throw err;
       refused = true;
+      result = err;
     }
-    return this.status(key, refused);
+    return this.status(key, refused, result);
   }
 
   /** Gives back a point of the steady window, for a call that turned out to cost nothing. */
   async refund(key: string): Promise<LimitStatus> {
-    await this.limiters[0]!.reward(key);
-    return this.status(key, false);
+    return this.status(key, false, await this.limiters[0]!.reward(key));
   }
 
-  private async status(key: string, refused: boolean): Promise<LimitStatus> {
-    const results = await Promise.all(this.limiters.map((l) => l.get(key)));
+  /** With one window the counter's answer is its state; with a burst window both are read. */
+  private async status(key: string, refused: boolean, result: RateLimiterRes): Promise<LimitStatus> {
+    const results = this.limiters.length === 1 ? [result] : await Promise.all(this.limiters.map((l) => l.get(key)));
     const counters = results.map((r) => r && { consumed: r.consumedPoints, msBeforeNext: r.msBeforeNext });
     return statusOf(this.windows, counters, refused, Date.now());
   }

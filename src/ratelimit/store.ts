@@ -86,8 +86,8 @@ async function whileBusy<T>(write: () => Promise<T>): Promise<T> {
 
 /**
  * The connection as RateLimiterSQLite uses it (`prepare`, `transaction`).
- * Each statement is prepared once, and runs without fsync and without waiting
- * on a lock (see above). Its transactions wrap a single upsert, which SQLite
+ * Each statement is prepared once, and one that writes runs without fsync and
+ * without waiting on a lock (see above). Its transactions wrap a single upsert, which SQLite
  * already runs atomically, so they run as that statement alone.
  */
 function limiterClient(db: Database.Database): Pick<Database.Database, "prepare" | "transaction"> {
@@ -112,7 +112,7 @@ function limiterClient(db: Database.Database): Pick<Database.Database, "prepare"
     let statement = statements.get(sql);
     if (!statement) {
       const prepared = db.prepare(sql);
-      statement = Object.assign(Object.create(prepared) as Database.Statement, {
+      statement = prepared.readonly ? prepared : Object.assign(Object.create(prepared) as Database.Statement, {
         run: (...args: unknown[]) => lightly(() => prepared.run(...args)),
         get: (...args: unknown[]) => lightly(() => prepared.get(...args)),
         all: (...args: unknown[]) => lightly(() => prepared.all(...args)),
