@@ -93,18 +93,15 @@ async function whileBusy<T>(write: () => Promise<T>): Promise<T> {
 function limiterClient(db: Database.Database): Pick<Database.Database, "prepare" | "transaction"> {
   const synchronous = db.pragma("synchronous", { simple: true }) as number;
   const busyTimeout = db.pragma("busy_timeout", { simple: true }) as number;
-  const light = db.prepare("PRAGMA synchronous = NORMAL");
-  const lightLock = db.prepare("PRAGMA busy_timeout = 0");
-  const restore = db.prepare(`PRAGMA synchronous = ${synchronous}`);
-  const restoreLock = db.prepare(`PRAGMA busy_timeout = ${busyTimeout}`);
+  // pragmas take effect when prepared, so each switch is a fresh one
   const lightly = <T>(run: () => T): T => {
-    light.run();
-    lightLock.run();
+    db.pragma("synchronous = NORMAL");
+    db.pragma("busy_timeout = 0");
     try {
       return run();
     } finally {
-      restore.run();
-      restoreLock.run();
+      db.pragma(`synchronous = ${synchronous}`);
+      db.pragma(`busy_timeout = ${busyTimeout}`);
     }
   };
   const statements = new Map<string, Database.Statement>();
