@@ -94,8 +94,8 @@ describe("SqliteEventStore group commit", () => {
     expect(times).toEqual([2]);
   });
 
-  it("waits for another connection's write lock without blocking the event loop", async () => {
-    const store = open();
+  it("with shared writers, waits for another connection's write lock without blocking the event loop", async () => {
+    const store = open({ sharedWriters: true });
     const other = open();
     other.db.exec("BEGIN IMMEDIATE");
     const appended = store.append([added("a")]);

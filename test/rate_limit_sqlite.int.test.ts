@@ -9,13 +9,13 @@ import { sqliteRateLimitStore } from "../src/ratelimit/store.js";
 const dirs: string[] = [];
 const stores: SqliteEventStore[] = [];
 
-function open(file?: string): SqliteEventStore {
+function open(file?: string, sharedWriters = false): SqliteEventStore {
   if (!file) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "latchkey-limits-"));
     dirs.push(dir);
     file = path.join(dir, "latchkey.db");
   }
-  const store = openSqliteEventStore({ file });
+  const store = openSqliteEventStore({ file, sharedWriters });
   stores.push(store);
   return store;
 }
@@ -28,7 +28,7 @@ afterEach(async () => {
 describe("SQLite rate limit counters", () => {
   it("count on the event store's connection and leave its durability and lock settings as they were", async () => {
     const store = open();
-    const limiter = sqliteRateLimitStore(store.db).limiter({ keyPrefix: "t", points: 2, duration: 60 });
+    const limiter = sqliteRateLimitStore(store.db, { sharedWriters: true }).limiter({ keyPrefix: "t", points: 2, duration: 60 });
     expect((await limiter.consume("k")).consumedPoints).toBe(1);
     expect((await limiter.consume("k")).consumedPoints).toBe(2);
     await expect(limiter.consume("k")).rejects.toMatchObject({ consumedPoints: 3 });
@@ -36,10 +36,10 @@ describe("SQLite rate limit counters", () => {
     expect(store.db.pragma("busy_timeout", { simple: true })).toBe(5000);
   });
 
-  it("wait for another connection's write lock without blocking the event loop", async () => {
-    const store = open();
+  it("with shared writers, wait for another connection's write lock without blocking the event loop", async () => {
+    const store = open(undefined, true);
     const other = open(store.db.name);
-    const limiter = sqliteRateLimitStore(store.db).limiter({ keyPrefix: "t", points: 5, duration: 60 });
+    const limiter = sqliteRateLimitStore(store.db, { sharedWriters: true }).limiter({ keyPrefix: "t", points: 5, duration: 60 });
     other.db.exec("BEGIN IMMEDIATE");
     const consumed = limiter.consume("k");
     let ticks = 0;

@@ -17,11 +17,18 @@ export interface SqliteEventStoreOptions {
   readonly instanceId?: string;
   readonly now?: () => Date;
   readonly synchronous?: "FULL" | "NORMAL";
+  /**
+   * Other processes write to the file all the time (`--workers`): wait for
+   * their write lock without blocking the event loop. Off, a write waits in
+   * SQLite's busy handler, which costs nothing while nobody else writes.
+   */
+  readonly sharedWriters?: boolean;
 }
 
 export interface SqliteEventStore extends EventStore {
   /** The raw connection; other modules keep their own tables in the same file. */
   readonly db: Database.Database;
+  readonly sharedWriters: boolean;
 }
 
 interface EventRow {
@@ -60,7 +67,7 @@ export function openSqliteEventStore(options: SqliteEventStoreOptions): SqliteEv
     db.close();
     throw err;
   }
-  return createStore(db, options.instanceId ?? "default", options.now ?? (() => new Date()));
+  return createStore(db, options.instanceId ?? "default", options.now ?? (() => new Date()), options.sharedWriters ?? false);
 }
 
 const BUSY_TIMEOUT_MS = 5000;
@@ -102,7 +109,7 @@ function openDatabase(file: string, synchronous: "FULL" | "NORMAL"): Database.Da
   }
 }
 
-function createStore(db: Database.Database, instanceId: string, now: () => Date): SqliteEventStore {
+function createStore(db: Database.Database, instanceId: string, now: () => Date, sharedWriters: boolean): SqliteEventStore {
   const stmt = {
     maxSequence: db
       .prepare<AggregateKey, number>(
@@ -276,6 +283,7 @@ function createStore(db: Database.Database, instanceId: string, now: () => Date)
 
   /** The group's transaction, failing at once with SQLITE_BUSY instead of sleeping in SQLite's busy handler. */
   function commitWithoutBlocking(group: readonly PendingAppend[]): Outcome[] {
+    if (!sharedWriters) return commitGroup.immediate(group);
     db.pragma("busy_timeout = 0");
     try {
       return commitGroup.immediate(group);
@@ -286,6 +294,7 @@ function createStore(db: Database.Database, instanceId: string, now: () => Date)
 
   return {
     db,
+    sharedWriters,
     append(writes) {
       return new Promise<StoredEvent[]>((resolve, reject) => {
         queue.push({ writes, resolve, reject });

@@ -34,8 +34,8 @@ const SWEEP_INTERVAL_MS = 5 * 60_000;
  * process loses nothing, a power cut may lose the last counts, and the limiter
  * stays off the disk's flush, which the events alone pay for.
  */
-export function sqliteRateLimitStore(db: Database.Database): RateLimitStore {
-  const client = limiterClient(db);
+export function sqliteRateLimitStore(db: Database.Database, options: { sharedWriters: boolean }): RateLimitStore {
+  const client = limiterClient(db, options.sharedWriters);
   // Our own sweep instead of the library's, which would keep running on a closed database.
   const sweep = setInterval(() => {
     if (db.open) db.prepare(`DELETE FROM ${TABLE} WHERE expire < ?`).run(Date.now());
@@ -57,9 +57,9 @@ export function sqliteRateLimitStore(db: Database.Database): RateLimitStore {
 const BUSY_WAIT_MS = 5000;
 
 /**
- * When another process holds the database's write lock (`--workers`), a
- * counter write fails at once instead of sleeping in SQLite's busy handler,
- * and is tried again after the event loop has served others.
+ * When other processes share the file (`--workers`) and one holds its write
+ * lock, a counter write fails at once instead of sleeping in SQLite's busy
+ * handler, and is tried again after the event loop has served others.
  */
 class WaitingSqliteLimiter extends RateLimiterSQLite {
   override consume(key: string | number, points?: number, options?: Record<string, unknown>): Promise<RateLimiterRes> {
@@ -90,18 +90,18 @@ async function whileBusy<T>(write: () => Promise<T>): Promise<T> {
  * without waiting on a lock (see above). Its transactions wrap a single upsert, which SQLite
  * already runs atomically, so they run as that statement alone.
  */
-function limiterClient(db: Database.Database): Pick<Database.Database, "prepare" | "transaction"> {
+function limiterClient(db: Database.Database, sharedWriters: boolean): Pick<Database.Database, "prepare" | "transaction"> {
   const synchronous = db.pragma("synchronous", { simple: true }) as number;
   const busyTimeout = db.pragma("busy_timeout", { simple: true }) as number;
   // pragmas take effect when prepared, so each switch is a fresh one
   const lightly = <T>(run: () => T): T => {
     db.pragma("synchronous = NORMAL");
-    db.pragma("busy_timeout = 0");
+    if (sharedWriters) db.pragma("busy_timeout = 0");
     try {
       return run();
     } finally {
       db.pragma(`synchronous = ${synchronous}`);
-      db.pragma(`busy_timeout = ${busyTimeout}`);
+      if (sharedWriters) db.pragma(`busy_timeout = ${busyTimeout}`);
     }
   };
   const statements = new Map<string, Database.Statement>();

@@ -51,7 +51,7 @@ export async function openStore(options: BackendOptions): Promise<EventStore> {
 export async function openApp(config: Config, logger: Logger, options: AppOptions = {}): Promise<App> {
   const clock = options.clock ?? (() => new Date());
   const keys = loadEncryptionKeys(config);
-  const backend = await openBackend({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, clock });
+  const backend = await openBackend({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, clock, sharedWriters: config.workers > 1 });
   const { metrics } = options;
   const store = metrics ? instrumentEventStore(backend.store, metrics) : backend.store;
   const adminTokenFile = path.join(config.dataDir, ADMIN_TOKEN_FILE);

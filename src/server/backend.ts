@@ -26,6 +26,8 @@ export interface BackendOptions {
   dataDir: string;
   databaseUrl?: string | undefined;
   clock?: (() => Date) | undefined;
+  /** other processes on this host write to the SQLite file too (--workers) */
+  sharedWriters?: boolean;
 }
 
 /** Opens the database and applies its migrations. */
@@ -41,12 +43,13 @@ export async function openBackend(options: BackendOptions): Promise<Backend> {
       rateLimitStore: () => postgresRateLimitStore(store.pool),
     };
   }
-  const store = openSqliteEventStore({ file: path.join(options.dataDir, DATABASE_FILE), ...now });
+  const sharedWriters = options.sharedWriters ?? false;
+  const store = openSqliteEventStore({ file: path.join(options.dataDir, DATABASE_FILE), sharedWriters, ...now });
   return {
     kind: "sqlite",
     store,
     notificationState: () => sqliteNotificationState(store.db),
-    rateLimitStore: () => sqliteRateLimitStore(store.db),
+    rateLimitStore: () => sqliteRateLimitStore(store.db, { sharedWriters }),
   };
 }
 
