@@ -7,6 +7,7 @@ import { decidePasswordReset, decideSetPassword, type PasswordProof, type SetPas
 import { UserEvents, foldUser } from "../src/command/user/events.js";
 import type { StoredEvent } from "../src/eventstore/eventstore.js";
 import { addressMatcher } from "../src/ratelimit/rules.js";
+import { storedUserEvents, type GivenEvent } from "./support/events.js";
 
 const ORG = "100000000000000001";
 const USER = "200000000000000001";
@@ -16,22 +17,10 @@ const T0 = Date.parse("2026-11-22T10:42:17.000Z");
 const HASH = "$argon2id$v=19$m=19456,p=1,t=2$c2FsdA$aGFzaA";
 const SEALED = "v1:sealed-code-bytes";
 
-type Given = { type: string; payload?: Record<string, unknown>; editor?: string };
+type Given = GivenEvent;
 
-function stored(...events: Given[]): StoredEvent[] {
-  return events.map((e, i) => ({
-    position: i + 1,
-    instanceId: "default",
-    aggregateType: "user",
-    aggregateId: USER,
-    sequence: i + 1,
-    type: e.type,
-    payload: e.payload ?? {},
-    createdAt: new Date(T0 + i * 1000),
-    resourceOwner: ORG,
-    editor: e.editor ?? ADMIN,
-  }));
-}
+const stored = (...events: Given[]): StoredEvent[] =>
+  storedUserEvents(events, { userId: USER, orgId: ORG, startAt: T0, stepMs: 1000, editor: ADMIN });
 
 const added: Given = {
   type: UserEvents.humanAdded,

@@ -5,7 +5,7 @@ import type { Principal } from "../src/command/permissions.js";
 import { decideSetPassword, type PasswordProof, type SetPassword, type Verdict } from "../src/command/user/decide.js";
 import { UserEvents, foldUser, type HumanAddedPayload, type UserState } from "../src/command/user/events.js";
 import { LatchkeyError } from "../src/errors/errors.js";
-import type { StoredEvent } from "../src/eventstore/eventstore.js";
+import { storedUserEvents, type GivenEvent } from "./support/events.js";
 
 const ORG = "100000000000000001";
 const USER = "200000000000000001";
@@ -21,23 +21,10 @@ const human: HumanAddedPayload = {
   passwordChangeRequired: false,
 };
 
-type Given = { type: string; payload?: Record<string, unknown> };
+type Given = GivenEvent;
 
-function given(...events: Given[]): UserState {
-  const stored: StoredEvent[] = events.map((e, i) => ({
-    position: i + 1,
-    instanceId: "default",
-    aggregateType: "user",
-    aggregateId: USER,
-    sequence: i + 1,
-    type: e.type,
-    payload: e.payload ?? {},
-    createdAt: new Date(NOW - 60_000 + i),
-    resourceOwner: ORG,
-    editor: "test",
-  }));
-  return foldUser(stored);
-}
+const given = (...events: Given[]): UserState =>
+  foldUser(storedUserEvents(events, { userId: USER, orgId: ORG, startAt: NOW - 60_000, stepMs: 1, editor: "test" }));
 
 const added: Given = { type: UserEvents.humanAdded, payload: { ...human } };
 /** a pending code: "sealed:<code>" stands in for the encryption */

@@ -4,7 +4,7 @@ import { decideAddHuman, decideLock, decidePasswordReset, decideRemove, type Req
 import { UserEvents, foldUser, type HumanAddedPayload } from "../src/command/user/events.js";
 import type { Principal } from "../src/command/permissions.js";
 import { LatchkeyError } from "../src/errors/errors.js";
-import type { StoredEvent } from "../src/eventstore/eventstore.js";
+import { storedUserEvents, type GivenEvent } from "./support/events.js";
 
 const ORG = "100000000000000001";
 const OTHER_ORG = "100000000000000002";
@@ -21,19 +21,9 @@ const human: HumanAddedPayload = {
 };
 
 let position = 0;
-function given(...events: Array<{ type: string; payload?: Record<string, unknown> }>): ReturnType<typeof foldUser> {
-  const stored: StoredEvent[] = events.map((e, i) => ({
-    position: ++position,
-    instanceId: "default",
-    aggregateType: "user",
-    aggregateId: USER,
-    sequence: i + 1,
-    type: e.type,
-    payload: e.payload ?? {},
-    createdAt: new Date(1_700_000_000_000 + i * 1000),
-    resourceOwner: ORG,
-    editor: "test",
-  }));
+function given(...events: GivenEvent[]): ReturnType<typeof foldUser> {
+  const stored = storedUserEvents(events, { userId: USER, orgId: ORG, startAt: 1_700_000_000_000, stepMs: 1000, editor: "test", firstPosition: position + 1 });
+  position += events.length;
   return foldUser(stored);
 }
 
