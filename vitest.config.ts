@@ -23,8 +23,15 @@ export default defineConfig({
         test: {
           name: "e2e-postgres",
           include: ["test/**/*.e2e.test.ts"],
-          // about the data directory's SQLite file and the CLI on it, or PostgreSQL's own tests (run once, in int)
-          exclude: ["test/cli.e2e.test.ts", "test/notification_restart.e2e.test.ts", "test/postgres_*.e2e.test.ts"],
+          // about the data directory's SQLite file and the binary on it, or PostgreSQL's own tests (run once, in int)
+          exclude: [
+            "test/cli.e2e.test.ts",
+            "test/notification_restart.e2e.test.ts",
+            "test/postgres_*.e2e.test.ts",
+            "test/crash_safety.e2e.test.ts",
+            "test/no_secrets.e2e.test.ts",
+            "test/workers.e2e.test.ts",
+          ],
           env: { LATCHKEY_TEST_BACKEND: "postgres" },
           testTimeout: 60_000,
           hookTimeout: 60_000,

@@ -14,7 +14,6 @@ import { Code } from "@connectrpc/connect";
 import { afterAll, describe, expect, it } from "vitest";
 import { CodeCipher } from "../src/crypto/code_cipher.js";
 import { loadOrCreateEncryptionKey } from "../src/server/data_dir.js";
-import { TEST_BACKEND } from "./support/backend.js";
 import { startCliServer, type CliServer } from "./support/cli.js";
 import { allClients, type TestClient } from "./support/clients.js";
 import { addUser, startSmtpServer, waitUntil, type TestSmtpServer } from "./support/notification.js";
@@ -86,7 +85,7 @@ function scalar<T>(sql: string): T {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-describe.skipIf(TEST_BACKEND === "postgres")("crash safety (SQLite data directory)", () => {
+describe("crash safety (SQLite data directory)", () => {
   it(`loses no acknowledged reset and no promised message across ${ROUNDS} SIGKILLs under load`, { timeout: 90_000 }, async () => {
     smtp = await startSmtpServer();
     const env = {

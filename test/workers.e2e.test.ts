@@ -4,7 +4,6 @@ import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
 import { startCliServer, type CliServer } from "./support/cli.js";
 import { addUser, freePort, waitUntil } from "./support/notification.js";
-import { TEST_BACKEND } from "./support/backend.js";
 import { tempDir } from "./support/server.js";
 
 // Only on SQLite: several processes on one file is what --workers adds there.
@@ -29,7 +28,7 @@ async function reset(url: string, token: string, userId: string): Promise<number
 
 const linesOf = (s: CliServer, pattern: RegExp) => s.stdout.filter((l) => pattern.test(l));
 
-describe.skipIf(TEST_BACKEND === "postgres")("latchkey start --workers 2", () => {
+describe("latchkey start --workers 2", () => {
   it("serves one port from two processes that share the SQLite file, and replaces a worker that dies", async () => {
     const metricsPort = await freePort();
     server = await startCliServer(["--data-dir", dir, "--workers", "2", "--rate-limit-reset-token", "off", "--metrics-port", String(metricsPort)], { LATCHKEY_LOG_LEVEL: "info" });
