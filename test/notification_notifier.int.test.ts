@@ -34,7 +34,7 @@ function fakeEmail() {
   return { provider, pending };
 }
 
-function setup(retryDelay: (failures: number) => number = () => 60_000) {
+function setup(retryDelay: (failures: number) => number = () => 60_000, pollMs = 5) {
   const store = openSqliteEventStore({ file: ":memory:", now: clock });
   const email = fakeEmail();
   const notifier = startNotifier({
@@ -49,7 +49,7 @@ function setup(retryDelay: (failures: number) => number = () => 60_000) {
     externalUrl: "https://login.example.com",
     maxAttempts: 5,
     retryDelay,
-    pollMs: 5,
+    pollMs,
   });
   opened.push({ store, notifier });
   return { store, notifier, email };
@@ -124,4 +124,28 @@ it("a hanging delivery does not hold up the next one", async () => {
   await waitUntil(async () => (await sentEvents(store, "fast")).length === 1, "code.sent for the fast one");
   expect(await sentEvents(store, "slow")).toEqual([]);
   email.pending[0]!.resolve();
+});
+
+it("a finished delivery frees its slot for the next due message at once, not at the next poll", async () => {
+  const store = openSqliteEventStore({ file: ":memory:", now: clock });
+  // 20 messages wait before the notifier starts; its first poll is at start, the next a minute later
+  for (let i = 0; i < 20; i++) await userWithCode(store, `u${i}`, `u${i}@example.com`);
+  const sent: string[] = [];
+  const notifier = startNotifier({
+    store,
+    state: sqliteNotificationState(store.db),
+    locks: new AggregateLocks(),
+    cipher,
+    templates: loadTemplates(),
+    providers: { email: { name: "instant", send: async (m) => void sent.push(m.to) }, sms: { name: "none", send: async () => undefined } },
+    logger: createLogger({ level: "silent" }),
+    clock,
+    externalUrl: "https://login.example.com",
+    maxAttempts: 5,
+    retryDelay: () => 60_000,
+    pollMs: 60_000,
+  });
+  opened.push({ store, notifier });
+  await waitUntil(() => sent.length === 20, "all 20 messages from the first poll (8 at a time)");
+  expect(new Set(sent).size).toBe(20);
 });

@@ -93,9 +93,33 @@ export function startNotifier(options: NotifierOptions): Notifier {
       if (inFlight.has(job.position)) continue;
       const delivery = deliver(job)
         .catch((err: unknown) => deliveryCrashed(job, err))
-        .finally(() => inFlight.delete(job.position));
+        .finally(() => {
+          inFlight.delete(job.position);
+          // a freed slot takes the next due job now, not at the next poll
+          dispatchSoon();
+        });
       inFlight.set(job.position, delivery);
     }
+  }
+
+  /** One dispatch at a time; a request during one runs another right after it. */
+  let dispatching: Promise<void> | undefined;
+  let dispatchAgain = false;
+  function dispatchSoon(): Promise<void> {
+    if (stopped) return Promise.resolve();
+    if (dispatching) {
+      dispatchAgain = true;
+      return dispatching;
+    }
+    dispatching = (async () => {
+      do {
+        dispatchAgain = false;
+        await dispatch();
+      } while (dispatchAgain && !stopped);
+    })()
+      .catch((err: unknown) => logger.error({ err: redact(errorText(err), options.secrets ?? []) }, "notifier: dispatch failed"))
+      .finally(() => (dispatching = undefined));
+    return dispatching;
   }
 
   async function deliver(job: Job): Promise<void> {
@@ -229,24 +253,24 @@ export function startNotifier(options: NotifierOptions): Notifier {
 
   async function tick(): Promise<void> {
     await scan();
-    await dispatch();
+    await dispatchSoon();
     await logStatus();
   }
 
-  function schedule(): void {
+  function schedule(delayMs = options.pollMs): void {
     if (stopped) return;
     timer = setTimeout(() => {
       running = tick()
         .catch((err: unknown) => logger.error({ err: redact(errorText(err), options.secrets ?? []) }, "notifier: poll failed"))
-        .finally(schedule);
-    }, options.pollMs);
+        .finally(() => schedule());
+    }, delayMs);
   }
 
   running = status()
     .catch(() => ({}))
     .then((current) => {
       logger.info({ email: providers.email.name, sms: providers.sms.name, ...current }, "notifier: started");
-      schedule();
+      schedule(0);
     });
 
   return {
@@ -254,6 +278,7 @@ export function startNotifier(options: NotifierOptions): Notifier {
       stopped = true;
       clearTimeout(timer);
       await running;
+      await dispatching;
       await Promise.allSettled([...inFlight.values()]);
       providers.email.close?.();
       providers.sms.close?.();
