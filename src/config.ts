@@ -21,6 +21,8 @@ export interface Config {
   maxCodeAttempts: number;
   /** argon2id cost of new password hashes */
   argon2: { memoryKiB: number; iterations: number; parallelism: number };
+  /** password hashes and verifies that may wait for one of the few running; more are refused */
+  argon2MaxQueue: number;
   logLevel: string;
   /** smtp://user:pass@host:port or smtps://…; without it email goes to the outbox */
   smtpUrl?: string;
@@ -97,6 +99,7 @@ export const CONFIG_FIELDS: readonly ConfigField[] = [
   { flag: "argon2-memory", env: "LATCHKEY_ARGON2_MEMORY", description: "argon2id memory per password hash in KiB (default 19456)", parse: (v, c) => void (c.argon2.memoryKiB = integer("argon2-memory", 1024, 4 * 1024 * 1024)(v)) },
   { flag: "argon2-iterations", env: "LATCHKEY_ARGON2_ITERATIONS", description: "argon2id iterations per password hash (default 2)", parse: (v, c) => void (c.argon2.iterations = integer("argon2-iterations", 1, 100)(v)) },
   { flag: "argon2-parallelism", env: "LATCHKEY_ARGON2_PARALLELISM", description: "argon2id lanes per password hash (default 1)", parse: (v, c) => void (c.argon2.parallelism = integer("argon2-parallelism", 1, 16)(v)) },
+  { flag: "argon2-max-queue", env: "LATCHKEY_ARGON2_MAX_QUEUE", description: "password hashes and checks that may wait while 2 run; more are refused with ResourceExhausted (default 64)", parse: (v, c) => void (c.argon2MaxQueue = integer("argon2-max-queue", 0, 100_000)(v)) },
   { flag: "smtp-url", env: "LATCHKEY_SMTP_URL", description: "SMTP server for email, smtp://user:pass@host:port or smtps://… (default: write to <data-dir>/outbox)", parse: (v, c) => void (c.smtpUrl = smtpUrl(v)) },
   { flag: "smtp-from", env: "LATCHKEY_SMTP_FROM", description: "From address of emails (default noreply@<external-url host>)", parse: (v, c) => void (c.smtpFrom = v) },
   { flag: "sms-webhook-url", env: "LATCHKEY_SMS_WEBHOOK_URL", description: "URL that receives each SMS as signed JSON (default: write to <data-dir>/outbox)", parse: (v, c) => void (c.smsWebhook = { url: httpUrl("sms-webhook-url", v), secret: c.smsWebhook?.secret ?? "" }) },
@@ -192,6 +195,7 @@ export function defaultConfig(): Config {
     codeTtlSeconds: 3600,
     maxCodeAttempts: 5,
     argon2: { memoryKiB: 19_456, iterations: 2, parallelism: 1 },
+    argon2MaxQueue: 64,
     logLevel: "info",
     smtpFrom: "",
     notifyMaxAttempts: 10,

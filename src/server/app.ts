@@ -8,7 +8,8 @@ import { cachedAuthenticate } from "../command/token_cache.js";
 import { createUserCommands, type UserCommands } from "../command/user/commands.js";
 import type { Config } from "../config.js";
 import { CodeCipher } from "../crypto/code_cipher.js";
-import { argon2idHasher } from "../crypto/passwords.js";
+import { hashQueue } from "../crypto/hash_queue.js";
+import { argon2idHasher, type PasswordHasher } from "../crypto/passwords.js";
 import type { EventStore } from "../eventstore/eventstore.js";
 import type { Logger } from "../logger.js";
 import { instrumentEventStore } from "../metrics/eventstore.js";
@@ -28,6 +29,8 @@ export interface App {
   users: UserCommands;
   authenticate(token: string): Promise<Principal | undefined>;
   limits: RateLimits;
+  /** the process's queue of password hashing */
+  hashing: { running(): number; waiting(): number };
   /** work that outlives its request; close() waits for it */
   runInBackground(work: () => Promise<unknown>): void;
   adminTokenFile: string;
@@ -41,6 +44,8 @@ export interface AppOptions {
   metrics?: Metrics;
   /** false in all but one process on a SQLite file (see cluster.ts); default true */
   runNotifier?: boolean;
+  /** hashes and verifies passwords; default argon2id with the configured cost */
+  hasher?: PasswordHasher;
 }
 
 /** Opens the event store of the configured database; shared by the server and the operator commands. */
@@ -73,16 +78,21 @@ export async function openApp(config: Config, logger: Logger, options: AppOption
   logger.info({ database: backend.kind, at: describeBackend(config), keyIds }, "database opened");
 
   const locks = new AggregateLocks();
+  const hashing = hashQueue(
+    options.hasher ??
+      argon2idHasher({
+        memoryCost: config.argon2.memoryKiB,
+        timeCost: config.argon2.iterations,
+        parallelism: config.argon2.parallelism,
+      }),
+    { maxWaiting: config.argon2MaxQueue },
+  );
   const users = createUserCommands({
     store,
     locks,
     clock,
     cipher,
-    hasher: argon2idHasher({
-      memoryCost: config.argon2.memoryKiB,
-      timeCost: config.argon2.iterations,
-      parallelism: config.argon2.parallelism,
-    }),
+    hasher: hashing.hasher,
     codes: { length: config.codeLength, ttlMs: config.codeTtlSeconds * 1000, maxAttempts: config.maxCodeAttempts },
   });
   const notificationState = backend.notificationState({ leaseMs: config.notifyLeaseMs });
@@ -99,6 +109,7 @@ export async function openApp(config: Config, logger: Logger, options: AppOption
     users,
     authenticate: cachedAuthenticate((token) => authenticate(store, token), { ttlMs: config.tokenCacheSeconds * 1000, maxEntries: 10_000 }),
     limits: metrics ? instrumentRateLimits(limits, metrics) : limits,
+    hashing,
     runInBackground(work) {
       const running = work()
         .catch((err: unknown) => logger.error({ err }, "background work failed"))

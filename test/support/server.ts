@@ -6,6 +6,7 @@ import { Writable } from "node:stream";
 import { createOperatorCommands } from "../../src/command/instance.js";
 import { defaultConfig, type Config } from "../../src/config.js";
 import { createLogger } from "../../src/logger.js";
+import type { PasswordHasher } from "../../src/crypto/passwords.js";
 import { loadOrCreateEncryptionKey } from "../../src/server/data_dir.js";
 import { startServer, type RunningServer } from "../../src/server/server.js";
 import { testDatabaseFor } from "./backend.js";
@@ -27,7 +28,7 @@ export function tempDir(prefix = "latchkey-test-"): string {
 }
 
 export async function startTestServer(
-  options: { config?: Partial<Config>; clock?: () => Date; dataDir?: string } = {},
+  options: { config?: Partial<Config>; clock?: () => Date; dataDir?: string; hasher?: PasswordHasher } = {},
 ): Promise<TestServer> {
   const dataDir = options.dataDir ?? tempDir();
   const logs: string[] = [];
@@ -45,7 +46,10 @@ export async function startTestServer(
     database = { databaseUrl, encryptionKeyFile: path.join(dataDir, "encryption.key") };
   }
   const config: Config = { ...defaultConfig(), host: "127.0.0.1", port: 0, dataDir, externalUrl: "http://localhost:8080", ...database, ...options.config };
-  const server = await startServer(config, createLogger({ destination }), options.clock ? { clock: options.clock } : {});
+  const server = await startServer(config, createLogger({ destination }), {
+    ...(options.clock && { clock: options.clock }),
+    ...(options.hasher && { hasher: options.hasher }),
+  });
   const adminToken = fs.readFileSync(path.join(dataDir, "admin.pat"), "utf8").trim();
   return {
     url: server.url,
