@@ -87,7 +87,11 @@ describe("auditEntries", () => {
         { type: UserEvents.passwordChangeSent, payload: { triggerSequence: 6, messageId: "m" }, editor: "notification" },
         { type: UserEvents.notificationFailed, payload: { triggerSequence: 3, messageId: "m", channel: "email", reason: "550 user@x unknown", attempts: 3 } },
         { type: UserEvents.locked },
+        { type: UserEvents.unlocked },
+        { type: UserEvents.passwordCheckFailed, payload: from("203.0.113.9"), editor: ADMIN },
+        { type: UserEvents.locked, payload: { failedAttempts: 10, ...from("203.0.113.9") }, editor: ADMIN },
         { type: UserEvents.deactivated },
+        { type: UserEvents.reactivated },
         { type: UserEvents.removed },
         { type: "user.something.new", payload: { secret: "x" } },
       ),
@@ -104,7 +108,11 @@ describe("auditEntries", () => {
       "password change notice sent",
       "message by email could not be delivered (for #3)",
       "user locked",
+      "user unlocked",
+      "current password wrong",
+      "user locked after 10 failed checks (lockout policy)",
       "user deactivated",
+      "user reactivated",
       "user deleted",
       "user.something.new",
     ]);
@@ -177,7 +185,8 @@ describe("the commands' audit record", () => {
   const admin: Principal = { userId: ADMIN, orgId: ORG, role: "IAM_OWNER" };
   const origin = { clientIp: "198.51.100.7", userAgent: "curl/8.5.0" };
   const state = (...events: Given[]) => foldUser(stored(...events));
-  const byCode = (code: string): PasswordProof => ({ kind: "code", code, matches: (sealed, given) => sealed === `sealed:${given}` });
+  /** "sealed:<code>" stands in for the encryption: the code given, as the pending one it would have matched */
+  const byCode = (code: string): PasswordProof => ({ kind: "code", verifiedCode: `sealed:${code}` });
   const pending: Given = { type: UserEvents.passwordCodeAdded, payload: { code: "sealed:RIGHT1", expiresAt: T0 + 3_600_000, medium: "email", codeReturned: true } };
   const when = (proof: PasswordProof, extra: Partial<SetPassword> = {}): SetPassword => ({
     userId: USER,
@@ -186,6 +195,7 @@ describe("the commands' audit record", () => {
     changeRequired: false,
     now: T0,
     maxCodeAttempts: 2,
+    maxPasswordAttempts: 10,
     origin,
     ...extra,
   });
@@ -210,6 +220,15 @@ describe("the commands' audit record", () => {
       editor: ADMIN,
       payload: { audit: { proof: "permission" } },
     });
+  });
+
+  it("a wrong current password, and the lock it brings at the limit, record it, by the caller", () => {
+    const proof: PasswordProof = { kind: "currentPassword", principal: admin, verifiedHash: undefined };
+    const verdict = decideSetPassword(state({ ...added, payload: { ...added.payload, passwordHash: HASH } }), when(proof, { maxPasswordAttempts: 1 }));
+    expect(verdict.events).toEqual([
+      { type: UserEvents.passwordCheckFailed, payload: { audit: origin }, editor: ADMIN },
+      { type: UserEvents.locked, payload: { failedAttempts: 1, audit: origin }, editor: ADMIN },
+    ]);
   });
 
   it("without an origin the payloads are as before", () => {

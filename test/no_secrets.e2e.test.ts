@@ -228,8 +228,8 @@ describe("secrets in what operators see", () => {
     expect((await clients[1]!.call("setPassword", { userId: ada.userId, newPassword: { password: WEAK_PASSWORD }, verification: { case: "verificationCode", value: code } })).ok).toBe(false);
     expect((await clients[2]!.call("setPassword", { userId: ada.userId, newPassword: { password: PASSWORDS[0]! }, verification: { case: "verificationCode", value: code } })).ok).toBe(true);
     expect((await clients[3]!.call("setPassword", { userId: ada.userId, newPassword: { password: PASSWORDS[3]! }, verification: { case: "verificationCode", value: code } })).ok).toBe(false);
-    expect((await clients[0]!.call("setPassword", { userId: ada.userId, newPassword: { password: PASSWORDS[1]! }, verification: { case: "currentPassword", value: PASSWORDS[3]! } })).ok).toBe(false);
-    expect((await clients[1]!.call("setPassword", { userId: ada.userId, newPassword: { password: PASSWORDS[1]! }, verification: { case: "currentPassword", value: PASSWORDS[0]! } })).ok).toBe(true);
+    expect((await clients[0]!.call("setPassword", { userId: ada.userId, newPassword: { password: PASSWORDS[1]! }, verification: { case: "currentPassword", value: PASSWORDS[3]! } }, adminToken)).ok).toBe(false);
+    expect((await clients[1]!.call("setPassword", { userId: ada.userId, newPassword: { password: PASSWORDS[1]! }, verification: { case: "currentPassword", value: PASSWORDS[0]! } }, adminToken)).ok).toBe(true);
     expect(
       await fetchText(`${first.url}/v2/users/${ada.userId}/password`, {
         method: "POST",

@@ -48,7 +48,17 @@ async function addUser(): Promise<string> {
   return ((await res.json()) as { userId: string }).userId;
 }
 
-const USER_SERVICE_METHODS = ["AddHumanUser", "DeactivateUser", "DeleteUser", "GetUserByID", "LockUser", "PasswordReset", "SetPassword"].map(
+const USER_SERVICE_METHODS = [
+  "AddHumanUser",
+  "DeactivateUser",
+  "DeleteUser",
+  "GetUserByID",
+  "LockUser",
+  "PasswordReset",
+  "ReactivateUser",
+  "SetPassword",
+  "UnlockUser",
+].map(
   (m) => `zitadel.user.v2.UserService/${m}`,
 );
 

@@ -104,24 +104,43 @@ describe("the hosted reset page", () => {
     expect(grpcWebCalls().slice(before)).toMatchObject([{ status: "ok" }]);
     expect(problems).toEqual([]);
     // neither the code nor the user id from the link reached the log (the
-    // notifier's delivery lines name the user on purpose, so they are left out)
-    const lines = server.logs.filter((l) => !String((JSON.parse(l) as { msg?: string }).msg).startsWith("notifier:"));
+    // notifier's delivery lines and the calls' lines name the user on purpose,
+    // so they are left out: the page's own request names neither)
+    const lines = server.logs.filter((l) => {
+      const msg = String((JSON.parse(l) as { msg?: string }).msg);
+      return !msg.startsWith("notifier:") && msg !== "call";
+    });
     expect(server.logs.join("\n")).not.toContain(code);
     expect(lines.join("\n")).not.toContain(userId);
 
-    const check = await client.call("setPassword", {
-      userId,
-      newPassword: { password: "Another-Password-1" },
-      verification: { case: "currentPassword", value: NEW_PASSWORD },
-    });
+    const check = await client.call(
+      "setPassword",
+      { userId, newPassword: { password: "Another-Password-1" }, verification: { case: "currentPassword", value: NEW_PASSWORD } },
+      server.adminToken,
+    );
     expect(check.ok).toBe(true);
     await page.close();
   });
 
-  it("shows the wrong-code state", async () => {
+  it("a wrong code in the link shows that the link is not valid, without the form or the policy", async () => {
     const { code, link } = await resetLink();
     const wrong = link.replace(`code=${code}`, `code=${code === "AAAAAA" ? "BBBBBB" : "AAAAAA"}`);
     const { page, rpcContentTypes, problems } = await open(wrong);
+    const state = page.locator('[data-state="invalid-link"]');
+    expect(await state.isVisible()).toBe(true);
+    expect(await state.textContent()).toContain("This reset link is not valid");
+    expect(await page.locator("#reset-form").count()).toBe(0);
+    expect(await page.locator("#policy").count()).toBe(0);
+    await page.screenshot({ path: path.join(OUTPUT, "reset-page-invalid-link.png"), fullPage: true });
+    expect(rpcContentTypes).toEqual([]);
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it("shows the wrong-code state when a newer reset replaced the code after the page opened", async () => {
+    const { userId, link } = await resetLink();
+    const { page, rpcContentTypes, problems } = await open(link);
+    expect((await client.call("passwordReset", { userId, medium: { case: "returnCode", value: {} } }, server.adminToken)).ok).toBe(true);
     await submit(page, NEW_PASSWORD);
     const state = page.locator('[data-state="wrong-code"]');
     await state.waitFor({ state: "visible" });

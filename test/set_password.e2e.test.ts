@@ -1,6 +1,6 @@
 import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { setPasswordPolicy } from "../src/command/org/password_policy.js";
+import { readPasswordPolicies, setPasswordPolicy } from "../src/command/org/password_policy.js";
 import { UserEvents } from "../src/command/user/events.js";
 import { runCli } from "./support/cli.js";
 import { allClients, clientNames, type TestClient } from "./support/clients.js";
@@ -53,8 +53,9 @@ function helpers(client: () => TestClient, target: () => TestServer = () => serv
   const withCode = (userId: string, code: string, password = GOOD) =>
     client().call("setPassword", { userId, newPassword: { password }, verification: { case: "verificationCode", value: code } });
 
+  // the current password is checked for an authenticated caller only
   const withCurrent = (userId: string, current: string, password: string) =>
-    client().call("setPassword", { userId, newPassword: { password }, verification: { case: "currentPassword", value: current } });
+    client().call("setPassword", { userId, newPassword: { password }, verification: { case: "currentPassword", value: current } }, target().adminToken);
 
   return { addUser, resetCode, withCode, withCurrent };
 }
@@ -196,6 +197,26 @@ describe("SetPassword beyond one call", () => {
     expect(await withCode(userId, code, "abcd")).toMatchObject({ ok: true });
   });
 
+  it("the call's log line names the target user and the client address, over RPC and REST", async () => {
+    const userId = await addUser();
+    await resetCode(userId);
+    await withCode(userId, "WRONG1", "Leaky-Password-3");
+    const rest = await fetch(`${server.url}/v2/users/${userId}/password`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ newPassword: { password: "Leaky-Password-4" }, verificationCode: "WRONG2" }),
+    });
+    expect(rest.status).toBe(400);
+    const lines = server.logs
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((l) => l["msg"] === "call" && l["method"] === "zitadel.user.v2.UserService/SetPassword" && l["userId"] === userId);
+    expect(lines).toMatchObject([
+      { clientIp: "127.0.0.1", status: "InvalidArgument" },
+      { clientIp: "127.0.0.1", status: "InvalidArgument", protocol: "rest" },
+    ]);
+    expect(JSON.stringify(lines)).not.toMatch(/Leaky-Password|WRONG/);
+  });
+
   it("no log line holds a code or a password", async () => {
     const userId = await addUser();
     const code = await resetCode(userId);
@@ -256,9 +277,13 @@ describe("latchkey policy set", () => {
       const orgId = await target.operator.addOrg("cli");
       const out = await runCli(["policy", "set", "--org", orgId, "--min-length", "10", "--no-symbol", "--no-uppercase", "--data-dir", dataDir]);
       expect(out).toMatchObject({ code: 0, stderr: "" });
-      expect(JSON.parse(out.stdout)).toEqual({ minLength: 10, hasUppercase: false, hasLowercase: true, hasNumber: true, hasSymbol: false });
-      const policy = await target.server.app.users.passwordPolicyForUser("unknown");
-      expect(policy.minLength).toBe(8);
+      expect(JSON.parse(out.stdout)).toEqual({ minLength: 10, hasUppercase: false, hasLowercase: true, hasNumber: true, hasSymbol: false, maxPasswordAttempts: 10 });
+      expect(await readPasswordPolicies(target.server.app.store, orgId)).toEqual({
+        complexity: { minLength: 10, hasUppercase: false, hasLowercase: true, hasNumber: true, hasSymbol: false },
+        lockout: { maxPasswordAttempts: 10 },
+      });
+      // other organizations keep the instance defaults
+      expect((await readPasswordPolicies(target.server.app.store, await target.operator.addOrg("other"))).complexity.minLength).toBe(8);
       expect(await runCli(["policy", "set", "--org", "404", "--data-dir", dataDir])).toMatchObject({ code: 1 });
       expect(await runCli(["policy", "set", "--org", orgId, "--min-length", "x", "--data-dir", dataDir])).toMatchObject({ code: 2 });
     } finally {

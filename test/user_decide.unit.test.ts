@@ -1,8 +1,17 @@
 import { Code } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
-import { decideAddHuman, decideLock, decidePasswordReset, decideRemove, type RequestPasswordReset } from "../src/command/user/decide.js";
+import {
+  decideAddHuman,
+  decideDeactivate,
+  decideLock,
+  decidePasswordReset,
+  decideReactivate,
+  decideRemove,
+  decideUnlock,
+  type RequestPasswordReset,
+} from "../src/command/user/decide.js";
 import { UserEvents, foldUser, type HumanAddedPayload } from "../src/command/user/events.js";
-import type { Principal } from "../src/command/permissions.js";
+import { OPERATOR, checkRoleRank, rankOf, type Principal } from "../src/command/permissions.js";
 import { LatchkeyError } from "../src/errors/errors.js";
 import { storedUserEvents, type GivenEvent } from "./support/events.js";
 
@@ -125,5 +134,67 @@ describe("lock and remove", () => {
 
   it("removing a removed user is NotFound", () => {
     expect(errorOf(() => decideRemove(given(added, { type: UserEvents.removed }), orgOwner, USER)).code).toBe(Code.NotFound);
+  });
+});
+
+describe("unlock and reactivate", () => {
+  const locked = { type: UserEvents.locked };
+  const deactivated = { type: UserEvents.deactivated };
+
+  it("unlocking a locked user makes it active, and its failed checks count from zero", () => {
+    const events = decideUnlock(given(added, { type: UserEvents.passwordCheckFailed }, locked), orgOwner, USER);
+    expect(events).toEqual([{ type: UserEvents.unlocked, payload: {}, editor: orgOwner.userId }]);
+    const state = given(added, { type: UserEvents.passwordCheckFailed }, locked, events[0]!);
+    expect(state.state).toBe("active");
+    expect(state.failedChecks).toBeUndefined();
+  });
+
+  it("unlocking a user that is not locked is FailedPrecondition COMMAND-4M0ds", () => {
+    const err = errorOf(() => decideUnlock(given(added), orgOwner, USER));
+    expect([err.code, err.id, err.key]).toEqual([Code.FailedPrecondition, "COMMAND-4M0ds", "Errors.User.NotLocked"]);
+    expect(errorOf(() => decideUnlock(given(added, deactivated), orgOwner, USER)).id).toBe("COMMAND-4M0ds");
+  });
+
+  it("reactivating a deactivated user makes it active", () => {
+    const events = decideReactivate(given(added, deactivated), orgOwner, USER);
+    expect(events).toEqual([{ type: UserEvents.reactivated, payload: {}, editor: orgOwner.userId }]);
+    expect(given(added, deactivated, events[0]!).state).toBe("active");
+  });
+
+  it("reactivating a user that is not deactivated is FailedPrecondition COMMAND-6M0sf", () => {
+    const err = errorOf(() => decideReactivate(given(added, locked), orgOwner, USER));
+    expect([err.code, err.id, err.key]).toEqual([Code.FailedPrecondition, "COMMAND-6M0sf", "Errors.User.NotInactive"]);
+  });
+
+  it("an unknown or deleted user is NotFound with ZITADEL's ids; another organization's owner is PermissionDenied", () => {
+    expect(errorOf(() => decideUnlock(given(), orgOwner, USER)).id).toBe("COMMAND-M0dos");
+    expect(errorOf(() => decideReactivate(given(added, { type: UserEvents.removed }), orgOwner, USER)).id).toBe("COMMAND-4M0sd");
+    expect(errorOf(() => decideUnlock(given(added, locked), foreignOrgOwner, USER)).id).toBe("AUTHZ-HKJD33");
+  });
+});
+
+describe("roles by rank", () => {
+  const bot = (role: "IAM_OWNER" | "ORG_OWNER") => ({ type: UserEvents.machineAdded, payload: { username: "bot", name: "bot", description: "", role } });
+
+  it("rank IAM_OWNER above ORG_OWNER above no role", () => {
+    expect([rankOf("IAM_OWNER"), rankOf("ORG_OWNER"), rankOf(undefined)]).toEqual([2, 1, 0]);
+    expect(() => checkRoleRank(orgOwner, "IAM_OWNER")).toThrow(LatchkeyError);
+    expect(() => checkRoleRank(orgOwner, "ORG_OWNER")).not.toThrow();
+    expect(() => checkRoleRank(orgOwner, undefined)).not.toThrow();
+    expect(() => checkRoleRank(iamOwner, "IAM_OWNER")).not.toThrow();
+  });
+
+  it.each([
+    ["lock", (p: Principal, events: GivenEvent[]) => decideLock(given(...events), p, USER), []],
+    ["deactivate", (p: Principal, events: GivenEvent[]) => decideDeactivate(given(...events), p, USER), []],
+    ["delete", (p: Principal, events: GivenEvent[]) => decideRemove(given(...events), p, USER), []],
+    ["unlock", (p: Principal, events: GivenEvent[]) => decideUnlock(given(...events), p, USER), [{ type: UserEvents.locked }]],
+    ["reactivate", (p: Principal, events: GivenEvent[]) => decideReactivate(given(...events), p, USER), [{ type: UserEvents.deactivated }]],
+  ] as const)("%s: an ORG_OWNER cannot act on an IAM_OWNER of its organization; an IAM_OWNER and the operator can", (_name, decide, after) => {
+    const err = errorOf(() => decide(orgOwner, [bot("IAM_OWNER"), ...after]));
+    expect([err.code, err.id, err.key]).toEqual([Code.PermissionDenied, "AUTHZ-R4nk1", "Errors.PermissionDenied"]);
+    expect(decide(iamOwner, [bot("IAM_OWNER"), ...after])).toHaveLength(1);
+    expect(decide(OPERATOR, [bot("IAM_OWNER"), ...after])[0]!.editor).toBe("system");
+    expect(decide(orgOwner, [bot("ORG_OWNER"), ...after])).toHaveLength(1);
   });
 });

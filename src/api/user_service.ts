@@ -29,9 +29,19 @@ export function userService(users: UserCommands): Partial<ServiceImpl<typeof Use
       return { details: toDetails(await users.lockUser(principal, req.userId)) };
     },
 
+    async unlockUser(req, ctx) {
+      const principal = requirePrincipal(ctx.values.get(principalKey));
+      return { details: toDetails(await users.unlockUser(principal, req.userId)) };
+    },
+
     async deactivateUser(req, ctx) {
       const principal = requirePrincipal(ctx.values.get(principalKey));
       return { details: toDetails(await users.deactivateUser(principal, req.userId)) };
+    },
+
+    async reactivateUser(req, ctx) {
+      const principal = requirePrincipal(ctx.values.get(principalKey));
+      return { details: toDetails(await users.reactivateUser(principal, req.userId)) };
     },
 
     async deleteUser(req, ctx) {
@@ -46,8 +56,8 @@ export function userService(users: UserCommands): Partial<ServiceImpl<typeof Use
     },
 
     // Anonymous callers get this far (see the auth interceptor): holding the
-    // code or the current password authorizes the change; otherwise a token
-    // with user.write on the user is needed.
+    // code authorizes the change; the current password, or none, needs a
+    // token with user.write on the user.
     async setPassword(req, ctx) {
       const principal = ctx.values.get(principalKey);
       const { verification } = req;
@@ -57,7 +67,7 @@ export function userService(users: UserCommands): Partial<ServiceImpl<typeof Use
           proof = { kind: "code", code: verification.value };
           break;
         case "currentPassword":
-          proof = { kind: "currentPassword", password: verification.value };
+          proof = { kind: "currentPassword", password: verification.value, principal: requirePrincipal(principal) };
           break;
         case undefined:
           proof = { kind: "permission", principal: requirePrincipal(principal) };

@@ -91,11 +91,22 @@ export function auditEntries(events: readonly StoredEvent[], options: HistoryOpt
       case UserEvents.patAdded:
         what = "personal access token created";
         break;
-      case UserEvents.locked:
-        what = "user locked";
+      case UserEvents.passwordCheckFailed:
+        what = "current password wrong";
+        break;
+      case UserEvents.locked: {
+        const attempts = payload.failedAttempts;
+        what = typeof attempts === "number" ? `user locked after ${attempts} failed checks (lockout policy)` : "user locked";
+        break;
+      }
+      case UserEvents.unlocked:
+        what = "user unlocked";
         break;
       case UserEvents.deactivated:
         what = "user deactivated";
+        break;
+      case UserEvents.reactivated:
+        what = "user reactivated";
         break;
       case UserEvents.removed:
         what = "user deleted";

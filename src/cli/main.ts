@@ -6,7 +6,8 @@ import { auditEntries, formatJsonLines, formatLines } from "../audit/history.js"
 import { addApplication } from "../command/application/commands.js";
 import { createOperatorCommands } from "../command/instance.js";
 import { setConnectionName } from "../command/org/connection.js";
-import { setPasswordPolicy } from "../command/org/password_policy.js";
+import { DEFAULT_LOCKOUT_POLICY } from "../command/lockout_policy.js";
+import { setPasswordPolicies } from "../command/org/password_policy.js";
 import { DEFAULT_PASSWORD_POLICY, type PasswordPolicy } from "../command/password_policy.js";
 import { USER_AGGREGATE, type Role } from "../command/user/events.js";
 import { CONFIG_FIELDS, ConfigError, loadConfig } from "../config.js";
@@ -171,6 +172,20 @@ const COMMANDS: Record<string, Command> = {
     help: { user: "id of the machine user", "data-dir": DATA_DIR_HELP, "database-url": DATABASE_URL_HELP },
     run: (values) => withOperator(values, (ops) => ops.addToken(required(values, "user"))),
   },
+  "user unlock": {
+    usage: "latchkey user unlock --user ID [--data-dir DIR] [--database-url URL]",
+    summary: "unlock a locked user, an administrator's machine user too; prints its id and state",
+    options: { user: { type: "string" }, "data-dir": { type: "string" }, "database-url": { type: "string" } },
+    help: { user: "id of the user (human or machine)", "data-dir": DATA_DIR_HELP, "database-url": DATABASE_URL_HELP },
+    run: (values) => withOperator(values, async (ops) => JSON.stringify(await ops.unlockUser(required(values, "user")))),
+  },
+  "user reactivate": {
+    usage: "latchkey user reactivate --user ID [--data-dir DIR] [--database-url URL]",
+    summary: "reactivate a deactivated user, an administrator's machine user too; prints its id and state",
+    options: { user: { type: "string" }, "data-dir": { type: "string" }, "database-url": { type: "string" } },
+    help: { user: "id of the user (human or machine)", "data-dir": DATA_DIR_HELP, "database-url": DATABASE_URL_HELP },
+    run: (values) => withOperator(values, async (ops) => JSON.stringify(await ops.reactivateUser(required(values, "user")))),
+  },
   "app add": {
     usage: "latchkey app add --name NAME [--origin URL]... [--data-dir DIR] [--database-url URL]",
     summary: "register an application for Auth0-compatible calls; prints its client id",
@@ -231,8 +246,9 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   "policy set": {
-    usage: "latchkey policy set --org ID [--min-length N] [--no-uppercase] [--no-lowercase] [--no-digit] [--no-symbol] [--data-dir DIR] [--database-url URL]",
-    summary: "set an organization's password policy; prints it",
+    usage:
+      "latchkey policy set --org ID [--min-length N] [--no-uppercase] [--no-lowercase] [--no-digit] [--no-symbol] [--max-password-attempts N] [--data-dir DIR] [--database-url URL]",
+    summary: "set an organization's password and lockout policy; prints it",
     options: {
       org: { type: "string" },
       "min-length": { type: "string" },
@@ -240,6 +256,7 @@ const COMMANDS: Record<string, Command> = {
       "no-lowercase": { type: "boolean" },
       "no-digit": { type: "boolean" },
       "no-symbol": { type: "boolean" },
+      "max-password-attempts": { type: "string" },
       "data-dir": { type: "string" },
       "database-url": { type: "string" },
     },
@@ -250,6 +267,7 @@ const COMMANDS: Record<string, Command> = {
       "no-lowercase": "do not require a lowercase letter",
       "no-digit": "do not require a digit",
       "no-symbol": "do not require a symbol",
+      "max-password-attempts": `wrong passwords and codes after which a user is locked, 0 for never (default ${DEFAULT_LOCKOUT_POLICY.maxPasswordAttempts})`,
       "data-dir": DATA_DIR_HELP,
       "database-url": DATABASE_URL_HELP,
     },
@@ -257,20 +275,24 @@ const COMMANDS: Record<string, Command> = {
       const orgId = required(values, "org");
       const minLength = values["min-length"];
       if (minLength !== undefined && !/^\d+$/.test(minLength)) throw new UsageError(`--min-length must be a whole number, got "${minLength}"`);
+      const maxAttempts = values["max-password-attempts"];
+      if (maxAttempts !== undefined && !/^\d+$/.test(maxAttempts)) throw new UsageError(`--max-password-attempts must be a whole number, got "${maxAttempts}"`);
       // every flag not given keeps the instance default, so the policy is always complete
-      const policy: PasswordPolicy = {
+      const complexity: PasswordPolicy = {
         minLength: minLength === undefined ? DEFAULT_PASSWORD_POLICY.minLength : Number(minLength),
         hasUppercase: values["no-uppercase"] === undefined,
         hasLowercase: values["no-lowercase"] === undefined,
         hasNumber: values["no-digit"] === undefined,
         hasSymbol: values["no-symbol"] === undefined,
       };
+      const lockout = { maxPasswordAttempts: maxAttempts === undefined ? DEFAULT_LOCKOUT_POLICY.maxPasswordAttempts : Number(maxAttempts) };
       const store = await openStore(backendOptions(values));
       try {
-        await setPasswordPolicy(store, orgId, policy);
+        await setPasswordPolicies(store, orgId, { complexity, lockout });
       } finally {
         await store.close();
       }
+      const policy = { ...complexity, ...lockout };
       process.stdout.write(JSON.stringify(policy) + "\n");
       return 0;
     },

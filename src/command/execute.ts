@@ -30,7 +30,8 @@ const MAX_ATTEMPTS = 10;
 
 /**
  * Load, decide, append; on a concurrent change by another process, decide
- * again on fresh state. The decision function must be pure.
+ * again on fresh state. The decision function must be pure. A decision
+ * without events appends nothing (stored is empty).
  */
 export async function execute<S extends { sequence: number; orgId: string }>(
   store: EventStore,
@@ -43,6 +44,8 @@ export async function execute<S extends { sequence: number; orgId: string }>(
     for (let attempt = 1; ; attempt++) {
       const state = fold(await store.readAggregate(aggregate));
       const decision = decide(state);
+      // a decision that changes nothing reads but does not write
+      if (decision.events.length === 0) return { state, stored: [] };
       try {
         const stored = await store.append([
           {

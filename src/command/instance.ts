@@ -1,7 +1,8 @@
 /**
  * The instance: created on first start with a default organization and an
  * admin machine user, plus the operator commands that add organizations,
- * machine users and tokens.
+ * machine users and tokens, and unlock or reactivate users (an administrator
+ * locked out included).
  */
 import { newId } from "../crypto/ids.js";
 import { generateToken, hashToken } from "../crypto/tokens.js";
@@ -10,8 +11,9 @@ import { ConcurrencyError, UniqueConstraintError, type EventStore } from "../eve
 import { AggregateLocks } from "./aggregate_lock.js";
 import { execute } from "./execute.js";
 import { ORG_AGGREGATE, OrgEvents, foldOrg } from "./org/events.js";
-import type { Principal } from "./permissions.js";
+import { OPERATOR, type Principal } from "./permissions.js";
 import { usernameConstraint } from "./user/commands.js";
+import { decideReactivate, decideUnlock } from "./user/decide.js";
 import { USER_AGGREGATE, UserEvents, foldUser, type Role } from "./user/events.js";
 
 export const INSTANCE_AGGREGATE = "instance";
@@ -118,5 +120,13 @@ export function createOperatorCommands(store: EventStore) {
     return token;
   }
 
-  return { addOrg, addMachineUser, addToken };
+  /** Unlocks or reactivates a user as the operator: any user, whatever its role. */
+  function restore(decide: typeof decideUnlock) {
+    return async (userId: string): Promise<{ userId: string; state: string }> => {
+      await execute(store, locks, { type: USER_AGGREGATE, id: userId }, foldUser, (user) => ({ events: decide(user, OPERATOR, userId) }));
+      return { userId, state: foldUser(await store.readAggregate({ type: USER_AGGREGATE, id: userId })).state };
+    };
+  }
+
+  return { addOrg, addMachineUser, addToken, unlockUser: restore(decideUnlock), reactivateUser: restore(decideReactivate) };
 }

@@ -28,6 +28,26 @@ export function requirePrincipal(principal: Principal | undefined): Principal {
   return principal;
 }
 
+/** Roles by rank; a user without a role (every human) ranks below both. */
+const RANK: Record<Role, number> = { IAM_OWNER: 2, ORG_OWNER: 1 };
+
+export function rankOf(role: Role | undefined): number {
+  return role === undefined ? 0 : RANK[role];
+}
+
+/**
+ * A caller may not act on a user who holds a role above its own, so an
+ * ORG_OWNER cannot lock out the instance's IAM_OWNER. Equal ranks may.
+ */
+export function checkRoleRank(principal: Principal, targetRole: Role | undefined): void {
+  if (rankOf(targetRole) > rankOf(principal.role)) {
+    throw permissionDenied("AUTHZ-R4nk1", "Errors.PermissionDenied", "The user holds a role above the caller's");
+  }
+}
+
+/** The operator at the command line, working directly on the store: every permission, the highest rank. */
+export const OPERATOR: Principal = { userId: "system", orgId: "", role: "IAM_OWNER" };
+
 /** The caller may act on itself; otherwise it needs the permission on the target's organization. */
 export function checkPermission(
   principal: Principal,

@@ -2,12 +2,12 @@ import { randomUUID } from "node:crypto";
 import type { DescMethod } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
-import { principalKey } from "../api/context.js";
+import { originKey, principalKey } from "../api/context.js";
 import type { Principal } from "../command/permissions.js";
 import { unauthenticated } from "../errors/errors.js";
 import { toConnectError } from "../errors/to_connect.js";
 
-/** Methods a caller may use without a token: holding a reset code authorizes SetPassword. */
+/** Methods a caller may use without a token: holding a reset code authorizes SetPassword (and only that, see the handler). */
 const ANONYMOUS_METHODS = new Set(["SetPassword"]);
 /** Services anyone may call: they describe the schema and the server's health, no data. */
 const ANONYMOUS_SERVICES = new Set(["grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection", "grpc.health.v1.Health"]);
@@ -23,15 +23,31 @@ function protocolOf(contentType: string | null): string {
   return "connect";
 }
 
+/** The request's `user_id`, if it has one: a string field of a unary request, cut to the length validation allows. */
+function targetUserId(req: Parameters<Parameters<Interceptor>[0]>[0]): string | undefined {
+  if (req.stream) return undefined;
+  const userId = (req.message as { userId?: unknown }).userId;
+  return typeof userId === "string" && userId !== "" ? userId.slice(0, 200) : undefined;
+}
+
 /**
- * One log line per call: request id, method, protocol, status, duration. Never the payload.
+ * One log line per call: request id, method, protocol, target user, client
+ * address, status, duration. Never the payload otherwise: no password, no code.
  * `protocol` names it for routers that see no client's content type (the REST gateway's).
  */
 export function loggingInterceptor(logger: Logger, protocol?: string): Interceptor {
   return (next) => async (req) => {
     const started = performance.now();
     const requestId = req.header.get("x-request-id") ?? randomUUID();
-    const line = { requestId, method: `${req.service.typeName}/${req.method.name}`, protocol: protocol ?? protocolOf(req.header.get("content-type")) };
+    const userId = targetUserId(req);
+    const clientIp = req.contextValues.get(originKey)?.clientIp;
+    const line = {
+      requestId,
+      method: `${req.service.typeName}/${req.method.name}`,
+      protocol: protocol ?? protocolOf(req.header.get("content-type")),
+      ...(userId !== undefined && { userId }),
+      ...(clientIp !== undefined && { clientIp }),
+    };
     try {
       const res = await next(req);
       res.header.set("x-request-id", requestId);

@@ -85,7 +85,7 @@ export function createHandler(app: App, config: Config, logger: Logger): Request
   const auth0 = measuredRoute(changePassword, app.metrics?.http(CHANGE_PASSWORD_PATH, "auth0"));
   // tried in order before the RPC protocols
   const httpRoutes: HttpRoute[] = [
-    resetPage({ policyForUser: app.users.passwordPolicyForUser, logger }),
+    resetPage({ checkLink: app.users.checkResetLink, originOf, logger }),
     ...healthRoutes(app.store, app.database),
     openApiRoute(gateway.services),
     gatewayOrigin.route(gateway.route),

@@ -1,8 +1,10 @@
 /**
  * The hosted reset page at ZITADEL's default link,
  * /ui/login/password/init?userID=..&code=..&orgID=.., and its two assets.
- * The page is rendered without the code or user id: its script reads both
- * from the query string and calls SetPassword over gRPC-web.
+ * The server checks the link's code first, as SetPassword does (a wrong one
+ * counts), and shows the organization's policy and the form only for a valid
+ * link. The page is rendered without the code or user id: its script reads
+ * both from the query string and calls SetPassword over gRPC-web.
  */
 import { createHash } from "node:crypto";
 import fs from "node:fs";
@@ -10,7 +12,9 @@ import type * as http from "node:http";
 import type * as http2 from "node:http2";
 import { fileURLToPath } from "node:url";
 import Handlebars from "handlebars";
-import { describePolicy, type PasswordPolicy } from "../command/password_policy.js";
+import type { RequestOrigin } from "../audit/origin.js";
+import { describePolicy } from "../command/password_policy.js";
+import type { ResetLink } from "../command/user/commands.js";
 import type { Logger } from "../logger.js";
 import type { HttpRoute } from "../server/server.js";
 
@@ -54,11 +58,19 @@ function loadAssets(): Map<string, Asset> {
   );
 }
 
+/** What the page shows: exactly one of the link's states; rules and length only for a valid link. */
 interface PageValues {
-  linkComplete: boolean;
+  linkValid: boolean;
+  linkInvalid: boolean;
+  linkLocked: boolean;
+  linkIncomplete: boolean;
   rules: string[];
   minLength: number;
 }
+
+/** The longest code SetPassword accepts; a longer one cannot be right. */
+const MAX_CODE_LENGTH = 20;
+const MAX_USER_ID_LENGTH = 200;
 
 type Req = http.IncomingMessage | http2.Http2ServerRequest;
 type Res = http.ServerResponse | http2.Http2ServerResponse;
@@ -70,8 +82,10 @@ function send(req: Req, res: Res, status: number, headers: Record<string, string
 }
 
 export interface ResetPageDeps {
-  /** the policy the user's new password must meet */
-  policyForUser(userId: string): Promise<PasswordPolicy>;
+  /** checks the link's code as SetPassword does, recording a wrong one */
+  checkLink(userId: string, code: string, origin: RequestOrigin): Promise<ResetLink>;
+  /** where the request came from */
+  originOf(req: Req): RequestOrigin;
   logger: Logger;
 }
 
@@ -81,8 +95,18 @@ export function resetPage(deps: ResetPageDeps): HttpRoute {
 
   async function page(req: Req, res: Res, query: URLSearchParams): Promise<void> {
     const userId = query.get("userID") ?? "";
-    const policy = await deps.policyForUser(userId.slice(0, 200));
-    const html = template({ linkComplete: userId !== "" && (query.get("code") ?? "") !== "", rules: describePolicy(policy), minLength: policy.minLength });
+    const code = query.get("code") ?? "";
+    const incomplete = userId === "" || code === "";
+    const tooLong = userId.length > MAX_USER_ID_LENGTH || code.length > MAX_CODE_LENGTH;
+    const link: ResetLink | undefined = incomplete ? undefined : tooLong ? { kind: "invalid" } : await deps.checkLink(userId, code, deps.originOf(req));
+    const html = template({
+      linkValid: link?.kind === "valid",
+      linkInvalid: link?.kind === "invalid",
+      linkLocked: link?.kind === "locked",
+      linkIncomplete: incomplete,
+      rules: link?.kind === "valid" ? describePolicy(link.policy) : [],
+      minLength: link?.kind === "valid" ? link.policy.minLength : 0,
+    });
     send(req, res, 200, {
       "content-type": "text/html; charset=utf-8",
       "content-security-policy": CONTENT_SECURITY_POLICY,

@@ -1,4 +1,5 @@
 import type { StoredEvent } from "../../eventstore/eventstore.js";
+import type { LockoutPolicy } from "../lockout_policy.js";
 import type { PasswordPolicy } from "../password_policy.js";
 
 export const ORG_AGGREGATE = "org";
@@ -7,6 +8,8 @@ export const OrgEvents = {
   added: "org.added",
   passwordPolicyAdded: "org.policy.password.complexity.added",
   passwordPolicyChanged: "org.policy.password.complexity.changed",
+  lockoutPolicyAdded: "org.policy.lockout.added",
+  lockoutPolicyChanged: "org.policy.lockout.changed",
   connectionSet: "org.connection.set",
 } as const;
 
@@ -21,6 +24,7 @@ export interface ConnectionSetPayload {
 
 /** Both policy events carry the whole policy. */
 export type PasswordPolicyPayload = PasswordPolicy;
+export type LockoutPolicyPayload = LockoutPolicy;
 
 export interface OrgState {
   exists: boolean;
@@ -29,6 +33,8 @@ export interface OrgState {
   sequence: number;
   /** the organization's own policy; absent: the instance default applies */
   passwordPolicy?: PasswordPolicy;
+  /** the organization's own lockout policy; absent: the instance default applies */
+  lockoutPolicy?: LockoutPolicy;
   /** the connection name it was given; absent: see connectionNameOf */
   connectionName?: string;
 }
@@ -56,6 +62,12 @@ export function foldOrg(events: readonly StoredEvent[]): OrgState {
             hasSymbol: p.hasSymbol,
           },
         };
+        break;
+      }
+      case OrgEvents.lockoutPolicyAdded:
+      case OrgEvents.lockoutPolicyChanged: {
+        const p = event.payload as unknown as LockoutPolicyPayload;
+        state = { ...state, lockoutPolicy: { maxPasswordAttempts: p.maxPasswordAttempts } };
         break;
       }
       case OrgEvents.connectionSet: {

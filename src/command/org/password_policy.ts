@@ -1,24 +1,44 @@
-/** Reading and setting an organization's password policy. */
+/** Reading and setting an organization's password policies: complexity and lockout. */
 import { notFound } from "../../errors/errors.js";
 import type { EventStore } from "../../eventstore/eventstore.js";
 import { AggregateLocks } from "../aggregate_lock.js";
 import { execute } from "../execute.js";
+import { DEFAULT_LOCKOUT_POLICY, checkLockoutPolicy, type LockoutPolicy } from "../lockout_policy.js";
 import { DEFAULT_PASSWORD_POLICY, checkPolicy, type PasswordPolicy } from "../password_policy.js";
-import { ORG_AGGREGATE, OrgEvents, foldOrg } from "./events.js";
+import { ORG_AGGREGATE, OrgEvents, foldOrg, type OrgState } from "./events.js";
 
-/** The policy that applies to the organization's users: its own, or the instance default. */
-export async function readPasswordPolicy(store: EventStore, orgId: string): Promise<PasswordPolicy> {
-  if (orgId === "") return DEFAULT_PASSWORD_POLICY;
-  const org = foldOrg(await store.readAggregate({ type: ORG_AGGREGATE, id: orgId }));
-  return org.passwordPolicy ?? DEFAULT_PASSWORD_POLICY;
+/** What applies to an organization's users' passwords. */
+export interface PasswordPolicies {
+  complexity: PasswordPolicy;
+  lockout: LockoutPolicy;
 }
 
-/** Replaces the organization's policy as a whole (an operator command). */
+/** The policies that apply to the organization's users: its own, or the instance defaults. */
+export async function readPasswordPolicies(store: EventStore, orgId: string): Promise<PasswordPolicies> {
+  const org: Partial<OrgState> = orgId === "" ? {} : foldOrg(await store.readAggregate({ type: ORG_AGGREGATE, id: orgId }));
+  return { complexity: org.passwordPolicy ?? DEFAULT_PASSWORD_POLICY, lockout: org.lockoutPolicy ?? DEFAULT_LOCKOUT_POLICY };
+}
+
+/** Replaces the organization's complexity policy as a whole (an operator command). */
 export async function setPasswordPolicy(store: EventStore, orgId: string, policy: PasswordPolicy): Promise<void> {
-  checkPolicy(policy);
+  await setPasswordPolicies(store, orgId, { complexity: policy });
+}
+
+/** Replaces the organization's policies given, each as a whole, in one append (an operator command). */
+export async function setPasswordPolicies(store: EventStore, orgId: string, policies: Partial<PasswordPolicies>): Promise<void> {
+  if (policies.complexity) checkPolicy(policies.complexity);
+  if (policies.lockout) checkLockoutPolicy(policies.lockout);
   await execute(store, new AggregateLocks(), { type: ORG_AGGREGATE, id: orgId }, foldOrg, (org) => {
     if (!org.exists) throw notFound("POLICY-0rg7n", "Errors.Org.NotFound", "Organization could not be found");
-    const type = org.passwordPolicy ? OrgEvents.passwordPolicyChanged : OrgEvents.passwordPolicyAdded;
-    return { events: [{ type, payload: { ...policy }, editor: "system" }] };
+    const events = [];
+    if (policies.complexity) {
+      const type = org.passwordPolicy ? OrgEvents.passwordPolicyChanged : OrgEvents.passwordPolicyAdded;
+      events.push({ type, payload: { ...policies.complexity }, editor: "system" });
+    }
+    if (policies.lockout) {
+      const type = org.lockoutPolicy ? OrgEvents.lockoutPolicyChanged : OrgEvents.lockoutPolicyAdded;
+      events.push({ type, payload: { maxPasswordAttempts: policies.lockout.maxPasswordAttempts }, editor: "system" });
+    }
+    return { events };
   });
 }

@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import type { RequestOrigin } from "../../audit/origin.js";
 import { codesEqual, generateCode } from "../../crypto/codes.js";
 import { newId } from "../../crypto/ids.js";
@@ -8,20 +7,26 @@ import type { CommandDeps } from "../deps.js";
 import { detailsOf, type ObjectDetails } from "../details.js";
 import { execute, type Decision } from "../execute.js";
 import { ORG_AGGREGATE, foldOrg } from "../org/events.js";
-import { readPasswordPolicy } from "../org/password_policy.js";
+import { readPasswordPolicies } from "../org/password_policy.js";
 import { unmetRules, type PasswordPolicy } from "../password_policy.js";
 import { checkPermission, type Principal } from "../permissions.js";
 import { UrlTemplateError, checkUrlTemplate } from "../url_template.js";
 import {
+  checkPasswordProof,
   decideAddHuman,
   decideDeactivate,
   decideLock,
   decidePasswordReset,
+  decideReactivate,
   decideRemove,
+  decideResetLink,
   decideSetPassword,
+  decideUnlock,
+  requireCurrentPasswordCheckable,
   type CheckedPassword,
   type PasswordProof,
   type RequestPasswordReset,
+  type SetPassword,
 } from "./decide.js";
 import {
   USER_AGGREGATE,
@@ -67,8 +72,17 @@ export type ResetMedium =
 /** How the caller proves it may set the password (see decideSetPassword). */
 export type SetPasswordVerification =
   | { kind: "code"; code: string }
-  | { kind: "currentPassword"; password: string }
+  /** the caller needs user.write on the user as well */
+  | { kind: "currentPassword"; password: string; principal: Principal }
   | { kind: "permission"; principal: Principal };
+
+/** What the hosted page may show for a reset link. */
+export type ResetLink =
+  | { kind: "valid"; policy: PasswordPolicy }
+  /** the code is right, but the user is locked */
+  | { kind: "locked" }
+  /** unknown user, no code pending, expired, invalidated or wrong: all alike */
+  | { kind: "invalid" };
 
 /** Who sent a SetPassword request and from where, for the events it causes. */
 export interface SetPasswordRequest {
@@ -84,7 +98,6 @@ export interface NewPassword {
 
 export function createUserCommands(deps: CommandDeps) {
   const { store, locks } = deps;
-  let dummyHash: Promise<string> | undefined;
 
   async function resolveOrg(principal: Principal, input: AddHumanInput): Promise<string> {
     if (input.orgDomain !== undefined) {
@@ -209,6 +222,13 @@ export function createUserCommands(deps: CommandDeps) {
     return userIds.length;
   }
 
+  /**
+   * Outside the aggregate lock, on the state as read: the organization's
+   * policies, the proof (the code compared, or the current password verified
+   * once nothing else refuses the call), and only when the proof holds, the
+   * policy check and the hash. In the lock the same rules decide again on
+   * fresh state, so a wrong code or password is counted exactly once.
+   */
   async function setPassword(
     userId: string,
     newPassword: NewPassword | undefined,
@@ -218,24 +238,24 @@ export function createUserCommands(deps: CommandDeps) {
     if (!newPassword || newPassword.password === "") {
       throw invalidArgument(SetPasswordErrorIds.passwordEmpty, "Errors.User.Password.Empty", "The new password must not be empty");
     }
-    // read once outside the lock for what is slow: the policy of the user's
-    // organization, verifying the current password, hashing the new one
     const before = foldUser(await store.readAggregate(userRef(userId)));
-    const policy = await readPasswordPolicy(store, before.orgId);
-    const proof = await toProof(before, verification);
-    const checked = await checkNewPassword(policy, newPassword.password);
+    const policies = await readPasswordPolicies(store, before.orgId);
+    const command = (proof: PasswordProof, checked?: CheckedPassword): SetPassword => ({
+      userId,
+      proof,
+      ...(checked && { newPassword: checked }),
+      changeRequired: newPassword.changeRequired,
+      now: deps.clock().getTime(),
+      maxCodeAttempts: deps.codes.maxAttempts,
+      maxPasswordAttempts: policies.lockout.maxPasswordAttempts,
+      ...(request.origin && { origin: request.origin }),
+      ...(request.principal && { callerId: request.principal.userId }),
+    });
+    const proof = await toProof(userId, before, verification);
+    const checked = checkPasswordProof(before, command(proof)).holds ? await checkNewPassword(policies.complexity, newPassword.password) : undefined;
     let rejection: Error | undefined;
     const { state, stored } = await execute(store, locks, userRef(userId), foldUser, (s) => {
-      const verdict = decideSetPassword(s, {
-        userId,
-        proof,
-        newPassword: checked,
-        changeRequired: newPassword.changeRequired,
-        now: deps.clock().getTime(),
-        maxCodeAttempts: deps.codes.maxAttempts,
-        ...(request.origin && { origin: request.origin }),
-        ...(request.principal && { callerId: request.principal.userId }),
-      });
+      const verdict = decideSetPassword(s, command(proof, checked));
       rejection = verdict.rejection;
       return { events: verdict.events };
     });
@@ -243,21 +263,22 @@ export function createUserCommands(deps: CommandDeps) {
     return detailsOf(stored[stored.length - 1]!, state.createdAt);
   }
 
-  async function toProof(user: UserState, verification: SetPasswordVerification): Promise<PasswordProof> {
+  /** The encrypted pending code the given one matches (decrypted, compared in constant time), if any. */
+  function matchPendingCode(user: UserState, given: string): string | undefined {
+    const pending = user.kind === "human" && user.state !== "deleted" ? user.pendingCode : undefined;
+    return pending && codesEqual(deps.cipher.decrypt(pending.encrypted), given) ? pending.encrypted : undefined;
+  }
+
+  async function toProof(userId: string, user: UserState, verification: SetPasswordVerification): Promise<PasswordProof> {
     switch (verification.kind) {
       case "code":
-        return {
-          kind: "code",
-          code: verification.code,
-          matches: (encrypted, given) => codesEqual(deps.cipher.decrypt(encrypted), given),
-        };
+        return { kind: "code", verifiedCode: matchPendingCode(user, verification.code) };
       case "currentPassword": {
-        // without a hash to check against, verify against a throwaway one so
-        // the answer takes as long as for a real user
-        const hash = user.exists && user.state !== "deleted" ? user.passwordHash : undefined;
-        dummyHash ??= deps.hasher.hash(randomBytes(16).toString("hex"));
-        const ok = await deps.hasher.verify(hash ?? (await dummyHash), verification.password);
-        return { kind: "currentPassword", verifiedHash: ok ? hash : undefined };
+        // what refuses the call anyway (unknown user, no permission, locked) does so before any hashing
+        requireCurrentPasswordCheckable(user, verification.principal, userId);
+        const hash = user.passwordHash;
+        const ok = hash !== undefined && (await deps.hasher.verify(hash, verification.password));
+        return { kind: "currentPassword", principal: verification.principal, verifiedHash: ok ? hash : undefined };
       }
       case "permission":
         return verification;
@@ -267,6 +288,32 @@ export function createUserCommands(deps: CommandDeps) {
   async function checkNewPassword(policy: PasswordPolicy, password: string): Promise<CheckedPassword> {
     const unmet = unmetRules(policy, password);
     return unmet.length > 0 ? { ok: false, unmet } : { ok: true, hash: await deps.hasher.hash(password) };
+  }
+
+  /**
+   * The hosted page's check of its link: valid, with the policy the new
+   * password must meet, or not. A wrong code is recorded and counted as in
+   * SetPassword, so the page is no way around the limits.
+   */
+  async function checkResetLink(userId: string, code: string, origin?: RequestOrigin): Promise<ResetLink> {
+    const before = foldUser(await store.readAggregate(userRef(userId)));
+    const policies = await readPasswordPolicies(store, before.orgId);
+    const check = (s: UserState) =>
+      decideResetLink(s, {
+        userId,
+        verifiedCode: matchPendingCode(before, code),
+        now: deps.clock().getTime(),
+        maxCodeAttempts: deps.codes.maxAttempts,
+        maxPasswordAttempts: policies.lockout.maxPasswordAttempts,
+        ...(origin && { origin }),
+      });
+    const first = check(before);
+    if (first.valid) return first.locked ? { kind: "locked" } : { kind: "valid", policy: policies.complexity };
+    if (first.events.length > 0) await execute(store, locks, userRef(userId), foldUser, (s) => {
+      const verdict = check(s);
+      return { events: verdict.valid ? [] : verdict.events };
+    });
+    return { kind: "invalid" };
   }
 
   return {
@@ -280,12 +327,12 @@ export function createUserCommands(deps: CommandDeps) {
         removeUnique: [usernameConstraint(s.orgId, s.username)],
         ...(s.human && { removeLookup: [emailLookup(s.orgId, s.human.email.address)] }),
       })),
+    unlockUser: (p: Principal, id: string) => change(id, (s) => ({ events: decideUnlock(s, p, id) })),
+    reactivateUser: (p: Principal, id: string) => change(id, (s) => ({ events: decideReactivate(s, p, id) })),
     requestPasswordReset,
     requestPasswordResetByEmail,
     setPassword,
-    /** the policy of the user's organization; the instance default for an unknown user */
-    passwordPolicyForUser: async (userId: string) =>
-      readPasswordPolicy(store, foldUser(await store.readAggregate(userRef(userId))).orgId),
+    checkResetLink,
   };
 }
 

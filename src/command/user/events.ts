@@ -13,12 +13,15 @@ export const UserEvents = {
   machineAdded: `${USER}machine.added`,
   patAdded: `${USER}personal.access.token.added`,
   locked: `${USER}locked`,
+  unlocked: `${USER}unlocked`,
   deactivated: `${USER}deactivated`,
+  reactivated: `${USER}reactivated`,
   removed: `${USER}removed`,
   passwordCodeAdded: `${PASSWORD}code.added`,
   passwordCodeSent: `${PASSWORD}code.sent`,
   passwordCodeCheckFailed: `${PASSWORD}code.check.failed`,
   passwordCodeInvalidated: `${PASSWORD}code.invalidated`,
+  passwordCheckFailed: `${PASSWORD}check.failed`,
   passwordChanged: `${PASSWORD}changed`,
   passwordChangeSent: `${PASSWORD}change.sent`,
   notificationFailed: `${HUMAN}notification.failed`,
@@ -61,8 +64,9 @@ export type PasswordProofKind = "code" | "currentPassword" | "permission";
 
 /**
  * Where the request that caused an event came from; the editor says who.
- * Recorded on resets, code checks and password changes that came in over the
- * API, the Auth0 endpoint or the hosted page; absent on older events.
+ * Recorded on resets, code and password checks, locks by the lockout policy
+ * and password changes that came in over the API, the Auth0 endpoint or the
+ * hosted page; absent on older events.
  */
 export interface AuditRecord extends RequestOrigin {
   /** on password.changed only */
@@ -95,6 +99,18 @@ export interface PasswordCodeCheckFailedPayload {
   audit?: AuditRecord;
 }
 
+/** A wrong current password. */
+export interface PasswordCheckFailedPayload {
+  audit?: AuditRecord;
+}
+
+/** Locked by an administrator (empty), or by the lockout policy after a failed check. */
+export interface UserLockedPayload {
+  /** failed checks that reached the organization's limit */
+  failedAttempts?: number;
+  audit?: AuditRecord;
+}
+
 export interface PasswordCodeInvalidatedPayload {
   /** wrong codes tried before the code was invalidated */
   failedAttempts: number;
@@ -124,6 +140,11 @@ export interface UserState {
   pendingCode?: PendingCode;
   /** the last code was invalidated after too many wrong attempts, and none is pending */
   codeInvalidated?: boolean;
+  /**
+   * wrong current passwords and wrong codes since the last password change
+   * or unlock, counted against the lockout policy; absent: none
+   */
+  failedChecks?: number;
   sequence: number;
   createdAt?: Date;
   changedAt?: Date;
@@ -164,8 +185,14 @@ export function evolveUser(state: UserState, event: StoredEvent): UserState {
     }
     case UserEvents.locked:
       return { ...next, state: "locked" };
+    case UserEvents.unlocked: {
+      const { failedChecks: _reset, ...rest } = next;
+      return { ...rest, state: "active" };
+    }
     case UserEvents.deactivated:
       return { ...next, state: "inactive" };
+    case UserEvents.reactivated:
+      return { ...next, state: "active" };
     case UserEvents.removed: {
       const { pendingCode: _dropped, ...rest } = next;
       return { ...rest, state: "deleted" };
@@ -179,10 +206,13 @@ export function evolveUser(state: UserState, event: StoredEvent): UserState {
       };
     }
     case UserEvents.passwordCodeCheckFailed: {
-      if (!next.pendingCode) return next;
+      const counted = { ...next, failedChecks: (next.failedChecks ?? 0) + 1 };
+      if (!next.pendingCode) return counted;
       const failedAttempts = (next.pendingCode.failedAttempts ?? 0) + 1;
-      return { ...next, pendingCode: { ...next.pendingCode, failedAttempts } };
+      return { ...counted, pendingCode: { ...next.pendingCode, failedAttempts } };
     }
+    case UserEvents.passwordCheckFailed:
+      return { ...next, failedChecks: (next.failedChecks ?? 0) + 1 };
     case UserEvents.passwordCodeInvalidated: {
       const { pendingCode: _invalidated, ...rest } = next;
       return { ...rest, codeInvalidated: true };
@@ -190,7 +220,7 @@ export function evolveUser(state: UserState, event: StoredEvent): UserState {
     case UserEvents.passwordChanged: {
       const payload = event.payload as unknown as PasswordChangedPayload;
       // a changed password makes any outstanding reset code pointless: it is dropped
-      const { pendingCode: _used, codeInvalidated: _moot, ...rest } = next;
+      const { pendingCode: _used, codeInvalidated: _moot, failedChecks: _reset, ...rest } = next;
       return {
         ...rest,
         passwordHash: payload.passwordHash,

@@ -9,5 +9,6 @@ export const SetPasswordErrorIds = {
   codeInvalid: "CODE-woT0xc",
   codeTooManyAttempts: "CODE-Tm4tA",
   currentPasswordInvalid: "COMMAND-3M0fs",
+  userLocked: "COMMAND-JLK35",
   policyNotMet: "COMMAND-Pw7cx",
 } as const;

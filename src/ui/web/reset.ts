@@ -9,7 +9,7 @@ import { UserService } from "../../../gen/zitadel/user/v2/user_service_pb.js";
 import { ErrorDetailSchema } from "../../../gen/zitadel/v1/message_pb.js";
 import { SetPasswordErrorIds as Ids } from "../../command/user/set_password_errors.js";
 
-type State = "success" | "wrong-code" | "expired" | "too-many-attempts" | "used" | "failed";
+type State = "success" | "wrong-code" | "expired" | "too-many-attempts" | "used" | "locked" | "failed";
 
 /** Errors after which this link cannot work any more; the form goes away. */
 const LINK_STATES: Record<string, State> = {
@@ -17,6 +17,7 @@ const LINK_STATES: Record<string, State> = {
   [Ids.codeExpired]: "expired",
   [Ids.codeTooManyAttempts]: "too-many-attempts",
   [Ids.codeNotFound]: "used",
+  [Ids.userLocked]: "locked",
 };
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T | null;

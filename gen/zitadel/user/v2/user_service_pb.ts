@@ -22,7 +22,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file zitadel/user/v2/user_service.proto.
  */
 export const file_zitadel_user_v2_user_service: GenFile = /*@__PURE__*/
-  fileDesc("CiJ6aXRhZGVsL3VzZXIvdjIvdXNlcl9zZXJ2aWNlLnByb3RvEg96aXRhZGVsLnVzZXIudjIiiwMKE0FkZEh1bWFuVXNlclJlcXVlc3QSIAoHdXNlcl9pZBgBIAEoCUIKukgHcgUQARjIAUgBiAEBEiEKCHVzZXJuYW1lGAIgASgJQgq6SAdyBRABGMgBSAKIAQESNQoMb3JnYW5pemF0aW9uGAsgASgLMh8ueml0YWRlbC5vYmplY3QudjIuT3JnYW5pemF0aW9uEjkKB3Byb2ZpbGUYBCABKAsyIC56aXRhZGVsLnVzZXIudjIuU2V0SHVtYW5Qcm9maWxlQga6SAPIAQESNQoFZW1haWwYBSABKAsyHi56aXRhZGVsLnVzZXIudjIuU2V0SHVtYW5FbWFpbEIGukgDyAEBEi0KBXBob25lGAogASgLMh4ueml0YWRlbC51c2VyLnYyLlNldEh1bWFuUGhvbmUSLQoIcGFzc3dvcmQYByABKAsyGS56aXRhZGVsLnVzZXIudjIuUGFzc3dvcmRIAEIPCg1wYXNzd29yZF90eXBlQgoKCF91c2VyX2lkQgsKCV91c2VybmFtZSKkAQoUQWRkSHVtYW5Vc2VyUmVzcG9uc2USDwoHdXNlcl9pZBgBIAEoCRIrCgdkZXRhaWxzGAIgASgLMhoueml0YWRlbC5vYmplY3QudjIuRGV0YWlscxIXCgplbWFpbF9jb2RlGAMgASgJSACIAQESFwoKcGhvbmVfY29kZRgEIAEoCUgBiAEBQg0KC19lbWFpbF9jb2RlQg0KC19waG9uZV9jb2RlIjEKEkdldFVzZXJCeUlEUmVxdWVzdBIbCgd1c2VyX2lkGAEgASgJQgq6SAdyBRABGMgBImcKE0dldFVzZXJCeUlEUmVzcG9uc2USKwoHZGV0YWlscxgBIAEoCzIaLnppdGFkZWwub2JqZWN0LnYyLkRldGFpbHMSIwoEdXNlchgCIAEoCzIVLnppdGFkZWwudXNlci52Mi5Vc2VyIjQKFURlYWN0aXZhdGVVc2VyUmVxdWVzdBIbCgd1c2VyX2lkGAEgASgJQgq6SAdyBRABGMgBIkUKFkRlYWN0aXZhdGVVc2VyUmVzcG9uc2USKwoHZGV0YWlscxgBIAEoCzIaLnppdGFkZWwub2JqZWN0LnYyLkRldGFpbHMiLgoPTG9ja1VzZXJSZXF1ZXN0EhsKB3VzZXJfaWQYASABKAlCCrpIB3IFEAEYyAEiPwoQTG9ja1VzZXJSZXNwb25zZRIrCgdkZXRhaWxzGAEgASgLMhoueml0YWRlbC5vYmplY3QudjIuRGV0YWlscyIwChFEZWxldGVVc2VyUmVxdWVzdBIbCgd1c2VyX2lkGAEgASgJQgq6SAdyBRABGMgBIkEKEkRlbGV0ZVVzZXJSZXNwb25zZRIrCgdkZXRhaWxzGAEgASgLMhoueml0YWRlbC5vYmplY3QudjIuRGV0YWlscyK7AQoUUGFzc3dvcmRSZXNldFJlcXVlc3QSGwoHdXNlcl9pZBgBIAEoCUIKukgHcgUQARjIARI7CglzZW5kX2xpbmsYAiABKAsyJi56aXRhZGVsLnVzZXIudjIuU2VuZFBhc3N3b3JkUmVzZXRMaW5rSAASPwoLcmV0dXJuX2NvZGUYAyABKAsyKC56aXRhZGVsLnVzZXIudjIuUmV0dXJuUGFzc3dvcmRSZXNldENvZGVIAEIICgZtZWRpdW0iegoVUGFzc3dvcmRSZXNldFJlc3BvbnNlEisKB2RldGFpbHMYASABKAsyGi56aXRhZGVsLm9iamVjdC52Mi5EZXRhaWxzEh4KEXZlcmlmaWNhdGlvbl9jb2RlGAIgASgJSACIAQFCFAoSX3ZlcmlmaWNhdGlvbl9jb2RlIsIBChJTZXRQYXNzd29yZFJlcXVlc3QSGwoHdXNlcl9pZBgBIAEoCUIKukgHcgUQARjIARIvCgxuZXdfcGFzc3dvcmQYAiABKAsyGS56aXRhZGVsLnVzZXIudjIuUGFzc3dvcmQSJgoQY3VycmVudF9wYXNzd29yZBgDIAEoCUIKukgHcgUQARjIAUgAEiYKEXZlcmlmaWNhdGlvbl9jb2RlGAQgASgJQgm6SAZyBBABGBRIAEIOCgx2ZXJpZmljYXRpb24iQgoTU2V0UGFzc3dvcmRSZXNwb25zZRIrCgdkZXRhaWxzGAEgASgLMhoueml0YWRlbC5vYmplY3QudjIuRGV0YWlsczKKBwoLVXNlclNlcnZpY2USdwoMQWRkSHVtYW5Vc2VyEiQueml0YWRlbC51c2VyLnYyLkFkZEh1bWFuVXNlclJlcXVlc3QaJS56aXRhZGVsLnVzZXIudjIuQWRkSHVtYW5Vc2VyUmVzcG9uc2UiGoLT5JMCFDoBKiIPL3YyL3VzZXJzL2h1bWFuEnUKC0dldFVzZXJCeUlEEiMueml0YWRlbC51c2VyLnYyLkdldFVzZXJCeUlEUmVxdWVzdBokLnppdGFkZWwudXNlci52Mi5HZXRVc2VyQnlJRFJlc3BvbnNlIhuC0+STAhUSEy92Mi91c2Vycy97dXNlcl9pZH0SjAEKDkRlYWN0aXZhdGVVc2VyEiYueml0YWRlbC51c2VyLnYyLkRlYWN0aXZhdGVVc2VyUmVxdWVzdBonLnppdGFkZWwudXNlci52Mi5EZWFjdGl2YXRlVXNlclJlc3BvbnNlIimC0+STAiM6ASoiHi92Mi91c2Vycy97dXNlcl9pZH0vZGVhY3RpdmF0ZRJ0CghMb2NrVXNlchIgLnppdGFkZWwudXNlci52Mi5Mb2NrVXNlclJlcXVlc3QaIS56aXRhZGVsLnVzZXIudjIuTG9ja1VzZXJSZXNwb25zZSIjgtPkkwIdOgEqIhgvdjIvdXNlcnMve3VzZXJfaWR9L2xvY2sScgoKRGVsZXRlVXNlchIiLnppdGFkZWwudXNlci52Mi5EZWxldGVVc2VyUmVxdWVzdBojLnppdGFkZWwudXNlci52Mi5EZWxldGVVc2VyUmVzcG9uc2UiG4LT5JMCFSoTL3YyL3VzZXJzL3t1c2VyX2lkfRKNAQoNUGFzc3dvcmRSZXNldBIlLnppdGFkZWwudXNlci52Mi5QYXNzd29yZFJlc2V0UmVxdWVzdBomLnppdGFkZWwudXNlci52Mi5QYXNzd29yZFJlc2V0UmVzcG9uc2UiLYLT5JMCJzoBKiIiL3YyL3VzZXJzL3t1c2VyX2lkfS9wYXNzd29yZF9yZXNldBKBAQoLU2V0UGFzc3dvcmQSIy56aXRhZGVsLnVzZXIudjIuU2V0UGFzc3dvcmRSZXF1ZXN0GiQueml0YWRlbC51c2VyLnYyLlNldFBhc3N3b3JkUmVzcG9uc2UiJ4LT5JMCIToBKiIcL3YyL3VzZXJzL3t1c2VyX2lkfS9wYXNzd29yZEIyWjBnaXRodWIuY29tL3ppdGFkZWwveml0YWRlbC9wa2cvZ3JwYy91c2VyL3YyO3VzZXJiBnByb3RvMw", [file_buf_validate_validate, file_google_api_annotations, file_zitadel_object_v2_object, file_zitadel_user_v2_email, file_zitadel_user_v2_password, file_zitadel_user_v2_phone, file_zitadel_user_v2_user]);
+  fileDesc("CiJ6aXRhZGVsL3VzZXIvdjIvdXNlcl9zZXJ2aWNlLnByb3RvEg96aXRhZGVsLnVzZXIudjIiiwMKE0FkZEh1bWFuVXNlclJlcXVlc3QSIAoHdXNlcl9pZBgBIAEoCUIKukgHcgUQARjIAUgBiAEBEiEKCHVzZXJuYW1lGAIgASgJQgq6SAdyBRABGMgBSAKIAQESNQoMb3JnYW5pemF0aW9uGAsgASgLMh8ueml0YWRlbC5vYmplY3QudjIuT3JnYW5pemF0aW9uEjkKB3Byb2ZpbGUYBCABKAsyIC56aXRhZGVsLnVzZXIudjIuU2V0SHVtYW5Qcm9maWxlQga6SAPIAQESNQoFZW1haWwYBSABKAsyHi56aXRhZGVsLnVzZXIudjIuU2V0SHVtYW5FbWFpbEIGukgDyAEBEi0KBXBob25lGAogASgLMh4ueml0YWRlbC51c2VyLnYyLlNldEh1bWFuUGhvbmUSLQoIcGFzc3dvcmQYByABKAsyGS56aXRhZGVsLnVzZXIudjIuUGFzc3dvcmRIAEIPCg1wYXNzd29yZF90eXBlQgoKCF91c2VyX2lkQgsKCV91c2VybmFtZSKkAQoUQWRkSHVtYW5Vc2VyUmVzcG9uc2USDwoHdXNlcl9pZBgBIAEoCRIrCgdkZXRhaWxzGAIgASgLMhoueml0YWRlbC5vYmplY3QudjIuRGV0YWlscxIXCgplbWFpbF9jb2RlGAMgASgJSACIAQESFwoKcGhvbmVfY29kZRgEIAEoCUgBiAEBQg0KC19lbWFpbF9jb2RlQg0KC19waG9uZV9jb2RlIjEKEkdldFVzZXJCeUlEUmVxdWVzdBIbCgd1c2VyX2lkGAEgASgJQgq6SAdyBRABGMgBImcKE0dldFVzZXJCeUlEUmVzcG9uc2USKwoHZGV0YWlscxgBIAEoCzIaLnppdGFkZWwub2JqZWN0LnYyLkRldGFpbHMSIwoEdXNlchgCIAEoCzIVLnppdGFkZWwudXNlci52Mi5Vc2VyIjQKFURlYWN0aXZhdGVVc2VyUmVxdWVzdBIbCgd1c2VyX2lkGAEgASgJQgq6SAdyBRABGMgBIkUKFkRlYWN0aXZhdGVVc2VyUmVzcG9uc2USKwoHZGV0YWlscxgBIAEoCzIaLnppdGFkZWwub2JqZWN0LnYyLkRldGFpbHMiNAoVUmVhY3RpdmF0ZVVzZXJSZXF1ZXN0EhsKB3VzZXJfaWQYASABKAlCCrpIB3IFEAEYyAEiRQoWUmVhY3RpdmF0ZVVzZXJSZXNwb25zZRIrCgdkZXRhaWxzGAEgASgLMhoueml0YWRlbC5vYmplY3QudjIuRGV0YWlscyIuCg9Mb2NrVXNlclJlcXVlc3QSGwoHdXNlcl9pZBgBIAEoCUIKukgHcgUQARjIASI/ChBMb2NrVXNlclJlc3BvbnNlEisKB2RldGFpbHMYASABKAsyGi56aXRhZGVsLm9iamVjdC52Mi5EZXRhaWxzIjAKEVVubG9ja1VzZXJSZXF1ZXN0EhsKB3VzZXJfaWQYASABKAlCCrpIB3IFEAEYyAEiQQoSVW5sb2NrVXNlclJlc3BvbnNlEisKB2RldGFpbHMYASABKAsyGi56aXRhZGVsLm9iamVjdC52Mi5EZXRhaWxzIjAKEURlbGV0ZVVzZXJSZXF1ZXN0EhsKB3VzZXJfaWQYASABKAlCCrpIB3IFEAEYyAEiQQoSRGVsZXRlVXNlclJlc3BvbnNlEisKB2RldGFpbHMYASABKAsyGi56aXRhZGVsLm9iamVjdC52Mi5EZXRhaWxzIrsBChRQYXNzd29yZFJlc2V0UmVxdWVzdBIbCgd1c2VyX2lkGAEgASgJQgq6SAdyBRABGMgBEjsKCXNlbmRfbGluaxgCIAEoCzImLnppdGFkZWwudXNlci52Mi5TZW5kUGFzc3dvcmRSZXNldExpbmtIABI/CgtyZXR1cm5fY29kZRgDIAEoCzIoLnppdGFkZWwudXNlci52Mi5SZXR1cm5QYXNzd29yZFJlc2V0Q29kZUgAQggKBm1lZGl1bSJ6ChVQYXNzd29yZFJlc2V0UmVzcG9uc2USKwoHZGV0YWlscxgBIAEoCzIaLnppdGFkZWwub2JqZWN0LnYyLkRldGFpbHMSHgoRdmVyaWZpY2F0aW9uX2NvZGUYAiABKAlIAIgBAUIUChJfdmVyaWZpY2F0aW9uX2NvZGUiwgEKElNldFBhc3N3b3JkUmVxdWVzdBIbCgd1c2VyX2lkGAEgASgJQgq6SAdyBRABGMgBEi8KDG5ld19wYXNzd29yZBgCIAEoCzIZLnppdGFkZWwudXNlci52Mi5QYXNzd29yZBImChBjdXJyZW50X3Bhc3N3b3JkGAMgASgJQgq6SAdyBRABGMgBSAASJgoRdmVyaWZpY2F0aW9uX2NvZGUYBCABKAlCCbpIBnIEEAEYFEgAQg4KDHZlcmlmaWNhdGlvbiJCChNTZXRQYXNzd29yZFJlc3BvbnNlEisKB2RldGFpbHMYASABKAsyGi56aXRhZGVsLm9iamVjdC52Mi5EZXRhaWxzMpcJCgtVc2VyU2VydmljZRJ3CgxBZGRIdW1hblVzZXISJC56aXRhZGVsLnVzZXIudjIuQWRkSHVtYW5Vc2VyUmVxdWVzdBolLnppdGFkZWwudXNlci52Mi5BZGRIdW1hblVzZXJSZXNwb25zZSIagtPkkwIUOgEqIg8vdjIvdXNlcnMvaHVtYW4SdQoLR2V0VXNlckJ5SUQSIy56aXRhZGVsLnVzZXIudjIuR2V0VXNlckJ5SURSZXF1ZXN0GiQueml0YWRlbC51c2VyLnYyLkdldFVzZXJCeUlEUmVzcG9uc2UiG4LT5JMCFRITL3YyL3VzZXJzL3t1c2VyX2lkfRKMAQoORGVhY3RpdmF0ZVVzZXISJi56aXRhZGVsLnVzZXIudjIuRGVhY3RpdmF0ZVVzZXJSZXF1ZXN0Gicueml0YWRlbC51c2VyLnYyLkRlYWN0aXZhdGVVc2VyUmVzcG9uc2UiKYLT5JMCIzoBKiIeL3YyL3VzZXJzL3t1c2VyX2lkfS9kZWFjdGl2YXRlEowBCg5SZWFjdGl2YXRlVXNlchImLnppdGFkZWwudXNlci52Mi5SZWFjdGl2YXRlVXNlclJlcXVlc3QaJy56aXRhZGVsLnVzZXIudjIuUmVhY3RpdmF0ZVVzZXJSZXNwb25zZSIpgtPkkwIjOgEqIh4vdjIvdXNlcnMve3VzZXJfaWR9L3JlYWN0aXZhdGUSdAoITG9ja1VzZXISIC56aXRhZGVsLnVzZXIudjIuTG9ja1VzZXJSZXF1ZXN0GiEueml0YWRlbC51c2VyLnYyLkxvY2tVc2VyUmVzcG9uc2UiI4LT5JMCHToBKiIYL3YyL3VzZXJzL3t1c2VyX2lkfS9sb2NrEnwKClVubG9ja1VzZXISIi56aXRhZGVsLnVzZXIudjIuVW5sb2NrVXNlclJlcXVlc3QaIy56aXRhZGVsLnVzZXIudjIuVW5sb2NrVXNlclJlc3BvbnNlIiWC0+STAh86ASoiGi92Mi91c2Vycy97dXNlcl9pZH0vdW5sb2NrEnIKCkRlbGV0ZVVzZXISIi56aXRhZGVsLnVzZXIudjIuRGVsZXRlVXNlclJlcXVlc3QaIy56aXRhZGVsLnVzZXIudjIuRGVsZXRlVXNlclJlc3BvbnNlIhuC0+STAhUqEy92Mi91c2Vycy97dXNlcl9pZH0SjQEKDVBhc3N3b3JkUmVzZXQSJS56aXRhZGVsLnVzZXIudjIuUGFzc3dvcmRSZXNldFJlcXVlc3QaJi56aXRhZGVsLnVzZXIudjIuUGFzc3dvcmRSZXNldFJlc3BvbnNlIi2C0+STAic6ASoiIi92Mi91c2Vycy97dXNlcl9pZH0vcGFzc3dvcmRfcmVzZXQSgQEKC1NldFBhc3N3b3JkEiMueml0YWRlbC51c2VyLnYyLlNldFBhc3N3b3JkUmVxdWVzdBokLnppdGFkZWwudXNlci52Mi5TZXRQYXNzd29yZFJlc3BvbnNlIieC0+STAiE6ASoiHC92Mi91c2Vycy97dXNlcl9pZH0vcGFzc3dvcmRCMlowZ2l0aHViLmNvbS96aXRhZGVsL3ppdGFkZWwvcGtnL2dycGMvdXNlci92Mjt1c2VyYgZwcm90bzM", [file_buf_validate_validate, file_google_api_annotations, file_zitadel_object_v2_object, file_zitadel_user_v2_email, file_zitadel_user_v2_password, file_zitadel_user_v2_phone, file_zitadel_user_v2_user]);
 
 /**
  * @generated from message zitadel.user.v2.AddHumanUserRequest
@@ -187,6 +187,40 @@ export const DeactivateUserResponseSchema: GenMessage<DeactivateUserResponse> = 
   messageDesc(file_zitadel_user_v2_user_service, 5);
 
 /**
+ * @generated from message zitadel.user.v2.ReactivateUserRequest
+ */
+export type ReactivateUserRequest = Message<"zitadel.user.v2.ReactivateUserRequest"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+};
+
+/**
+ * Describes the message zitadel.user.v2.ReactivateUserRequest.
+ * Use `create(ReactivateUserRequestSchema)` to create a new message.
+ */
+export const ReactivateUserRequestSchema: GenMessage<ReactivateUserRequest> = /*@__PURE__*/
+  messageDesc(file_zitadel_user_v2_user_service, 6);
+
+/**
+ * @generated from message zitadel.user.v2.ReactivateUserResponse
+ */
+export type ReactivateUserResponse = Message<"zitadel.user.v2.ReactivateUserResponse"> & {
+  /**
+   * @generated from field: zitadel.object.v2.Details details = 1;
+   */
+  details?: Details | undefined;
+};
+
+/**
+ * Describes the message zitadel.user.v2.ReactivateUserResponse.
+ * Use `create(ReactivateUserResponseSchema)` to create a new message.
+ */
+export const ReactivateUserResponseSchema: GenMessage<ReactivateUserResponse> = /*@__PURE__*/
+  messageDesc(file_zitadel_user_v2_user_service, 7);
+
+/**
  * @generated from message zitadel.user.v2.LockUserRequest
  */
 export type LockUserRequest = Message<"zitadel.user.v2.LockUserRequest"> & {
@@ -201,7 +235,7 @@ export type LockUserRequest = Message<"zitadel.user.v2.LockUserRequest"> & {
  * Use `create(LockUserRequestSchema)` to create a new message.
  */
 export const LockUserRequestSchema: GenMessage<LockUserRequest> = /*@__PURE__*/
-  messageDesc(file_zitadel_user_v2_user_service, 6);
+  messageDesc(file_zitadel_user_v2_user_service, 8);
 
 /**
  * @generated from message zitadel.user.v2.LockUserResponse
@@ -218,7 +252,41 @@ export type LockUserResponse = Message<"zitadel.user.v2.LockUserResponse"> & {
  * Use `create(LockUserResponseSchema)` to create a new message.
  */
 export const LockUserResponseSchema: GenMessage<LockUserResponse> = /*@__PURE__*/
-  messageDesc(file_zitadel_user_v2_user_service, 7);
+  messageDesc(file_zitadel_user_v2_user_service, 9);
+
+/**
+ * @generated from message zitadel.user.v2.UnlockUserRequest
+ */
+export type UnlockUserRequest = Message<"zitadel.user.v2.UnlockUserRequest"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+};
+
+/**
+ * Describes the message zitadel.user.v2.UnlockUserRequest.
+ * Use `create(UnlockUserRequestSchema)` to create a new message.
+ */
+export const UnlockUserRequestSchema: GenMessage<UnlockUserRequest> = /*@__PURE__*/
+  messageDesc(file_zitadel_user_v2_user_service, 10);
+
+/**
+ * @generated from message zitadel.user.v2.UnlockUserResponse
+ */
+export type UnlockUserResponse = Message<"zitadel.user.v2.UnlockUserResponse"> & {
+  /**
+   * @generated from field: zitadel.object.v2.Details details = 1;
+   */
+  details?: Details | undefined;
+};
+
+/**
+ * Describes the message zitadel.user.v2.UnlockUserResponse.
+ * Use `create(UnlockUserResponseSchema)` to create a new message.
+ */
+export const UnlockUserResponseSchema: GenMessage<UnlockUserResponse> = /*@__PURE__*/
+  messageDesc(file_zitadel_user_v2_user_service, 11);
 
 /**
  * @generated from message zitadel.user.v2.DeleteUserRequest
@@ -235,7 +303,7 @@ export type DeleteUserRequest = Message<"zitadel.user.v2.DeleteUserRequest"> & {
  * Use `create(DeleteUserRequestSchema)` to create a new message.
  */
 export const DeleteUserRequestSchema: GenMessage<DeleteUserRequest> = /*@__PURE__*/
-  messageDesc(file_zitadel_user_v2_user_service, 8);
+  messageDesc(file_zitadel_user_v2_user_service, 12);
 
 /**
  * @generated from message zitadel.user.v2.DeleteUserResponse
@@ -252,7 +320,7 @@ export type DeleteUserResponse = Message<"zitadel.user.v2.DeleteUserResponse"> &
  * Use `create(DeleteUserResponseSchema)` to create a new message.
  */
 export const DeleteUserResponseSchema: GenMessage<DeleteUserResponse> = /*@__PURE__*/
-  messageDesc(file_zitadel_user_v2_user_service, 9);
+  messageDesc(file_zitadel_user_v2_user_service, 13);
 
 /**
  * @generated from message zitadel.user.v2.PasswordResetRequest
@@ -288,7 +356,7 @@ export type PasswordResetRequest = Message<"zitadel.user.v2.PasswordResetRequest
  * Use `create(PasswordResetRequestSchema)` to create a new message.
  */
 export const PasswordResetRequestSchema: GenMessage<PasswordResetRequest> = /*@__PURE__*/
-  messageDesc(file_zitadel_user_v2_user_service, 10);
+  messageDesc(file_zitadel_user_v2_user_service, 14);
 
 /**
  * @generated from message zitadel.user.v2.PasswordResetResponse
@@ -312,7 +380,7 @@ export type PasswordResetResponse = Message<"zitadel.user.v2.PasswordResetRespon
  * Use `create(PasswordResetResponseSchema)` to create a new message.
  */
 export const PasswordResetResponseSchema: GenMessage<PasswordResetResponse> = /*@__PURE__*/
-  messageDesc(file_zitadel_user_v2_user_service, 11);
+  messageDesc(file_zitadel_user_v2_user_service, 15);
 
 /**
  * @generated from message zitadel.user.v2.SetPasswordRequest
@@ -353,7 +421,7 @@ export type SetPasswordRequest = Message<"zitadel.user.v2.SetPasswordRequest"> &
  * Use `create(SetPasswordRequestSchema)` to create a new message.
  */
 export const SetPasswordRequestSchema: GenMessage<SetPasswordRequest> = /*@__PURE__*/
-  messageDesc(file_zitadel_user_v2_user_service, 12);
+  messageDesc(file_zitadel_user_v2_user_service, 16);
 
 /**
  * @generated from message zitadel.user.v2.SetPasswordResponse
@@ -370,7 +438,7 @@ export type SetPasswordResponse = Message<"zitadel.user.v2.SetPasswordResponse">
  * Use `create(SetPasswordResponseSchema)` to create a new message.
  */
 export const SetPasswordResponseSchema: GenMessage<SetPasswordResponse> = /*@__PURE__*/
-  messageDesc(file_zitadel_user_v2_user_service, 13);
+  messageDesc(file_zitadel_user_v2_user_service, 17);
 
 /**
  * UserService manages human users and their passwords.
@@ -409,6 +477,16 @@ export const UserService: GenService<{
     output: typeof DeactivateUserResponseSchema;
   },
   /**
+   * Reactivate a deactivated user.
+   *
+   * @generated from rpc zitadel.user.v2.UserService.ReactivateUser
+   */
+  reactivateUser: {
+    methodKind: "unary";
+    input: typeof ReactivateUserRequestSchema;
+    output: typeof ReactivateUserResponseSchema;
+  },
+  /**
    * Lock a user.
    *
    * @generated from rpc zitadel.user.v2.UserService.LockUser
@@ -417,6 +495,16 @@ export const UserService: GenService<{
     methodKind: "unary";
     input: typeof LockUserRequestSchema;
     output: typeof LockUserResponseSchema;
+  },
+  /**
+   * Unlock a locked user; its count of failed password checks starts again.
+   *
+   * @generated from rpc zitadel.user.v2.UserService.UnlockUser
+   */
+  unlockUser: {
+    methodKind: "unary";
+    input: typeof UnlockUserRequestSchema;
+    output: typeof UnlockUserResponseSchema;
   },
   /**
    * Delete a user; its id is not found afterwards.
