@@ -298,10 +298,11 @@ export function createUserCommands(deps: CommandDeps) {
   async function checkResetLink(userId: string, code: string, origin?: RequestOrigin): Promise<ResetLink> {
     const before = foldUser(await store.readAggregate(userRef(userId)));
     const policies = await readPasswordPolicies(store, before.orgId);
+    const verifiedCode = matchPendingCode(before, code);
     const check = (s: UserState) =>
       decideResetLink(s, {
         userId,
-        verifiedCode: matchPendingCode(before, code),
+        verifiedCode,
         now: deps.clock().getTime(),
         maxCodeAttempts: deps.codes.maxAttempts,
         maxPasswordAttempts: policies.lockout.maxPasswordAttempts,
@@ -309,10 +310,13 @@ export function createUserCommands(deps: CommandDeps) {
       });
     const first = check(before);
     if (first.valid) return first.locked ? { kind: "locked" } : { kind: "valid", policy: policies.complexity };
-    if (first.events.length > 0) await execute(store, locks, userRef(userId), foldUser, (s) => {
-      const verdict = check(s);
-      return { events: verdict.valid ? [] : verdict.events };
-    });
+    if (first.events.length > 0) {
+      // decided again on fresh state: a code used or expired meanwhile records nothing
+      await execute(store, locks, userRef(userId), foldUser, (s) => {
+        const verdict = check(s);
+        return { events: verdict.valid ? [] : verdict.events };
+      });
+    }
     return { kind: "invalid" };
   }
 
