@@ -33,7 +33,7 @@ async function curl(urlPath: string, ...args: string[]): Promise<{ status: numbe
 }
 
 describe("while the store is ready", () => {
-  it.each(["", "zitadel.user.v2.UserService"])("Check(%j) over gRPC, without a token, is SERVING", async (service) => {
+  it.each(["", "zitadel.user.v2.UserService", "zitadel.user.v2beta.UserService"])("Check(%j) over gRPC, without a token, is SERVING", async (service) => {
     expect((await health.check({ service })).status).toBe(Status.SERVING);
   });
 
@@ -45,11 +45,12 @@ describe("while the store is ready", () => {
     expect(connectError.findDetails(ErrorDetailSchema)[0]?.id).toBe("HEALTH-s8Kd2");
   });
 
-  it("List reports the server and the UserService", async () => {
+  it("List reports the server and both editions of the UserService", async () => {
     const { statuses } = await health.list({});
     expect(Object.fromEntries(Object.entries(statuses).map(([k, v]) => [k, v.status]))).toEqual({
       "": Status.SERVING,
       "zitadel.user.v2.UserService": Status.SERVING,
+      "zitadel.user.v2beta.UserService": Status.SERVING,
     });
   });
 

@@ -2,6 +2,7 @@ import fs from "node:fs";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { describe, expect, it } from "vitest";
 import { UserService } from "../gen/zitadel/user/v2/user_service_pb.js";
+import { UserService as UserServiceV2beta } from "../gen/zitadel/user/v2beta/user_service_pb.js";
 import { openApiDocument, openApiPath } from "../src/server/gateway/openapi.js";
 import { restRoutes } from "../src/server/gateway/routes.js";
 
@@ -36,15 +37,16 @@ describe("openapi/openapi.json", () => {
   });
 
   it("is what `npm run generate` writes today", () => {
-    expect(openApiDocument([UserService])).toEqual(committed);
+    expect(openApiDocument([UserService, UserServiceV2beta])).toEqual(committed);
   });
 
   it("has every REST route of the gateway, and nothing else", () => {
-    const served = restRoutes([UserService]).map((r) => `${r.httpMethod} ${openApiPath(r)}`);
+    const served = restRoutes([UserService, UserServiceV2beta]).map((r) => `${r.httpMethod} ${openApiPath(r)}`);
     const documented = Object.entries(committed.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`));
     expect(served.sort()).toEqual(documented.sort());
     expect(served).toContain("POST /v2/users/{userId}/password_reset");
-    expect(served).toHaveLength(UserService.methods.length);
+    expect(served).toContain("POST /v2beta/users/{userId}/password_reset");
+    expect(served).toHaveLength(UserService.methods.length + UserServiceV2beta.methods.length);
   });
 
   it("describes 64-bit integers as strings, timestamps as date-time and enums by name", () => {
@@ -65,5 +67,13 @@ describe("openapi/openapi.json", () => {
     });
     expect(committed.paths["/v2/users/{userId}/password"]!.post!.security).toEqual([{}, { bearerAuth: [] }]);
     expect(committed.paths["/v2/users/{userId}/password_reset"]!.post!.security).toBeUndefined();
+    expect(committed.paths["/v2beta/users/{userId}/password"]!.post!.security).toEqual([{}, { bearerAuth: [] }]);
+    expect(committed.paths["/v2beta/users/{userId}/password_reset"]!.post!.security).toBeUndefined();
+  });
+
+  it("keeps v2's operation ids and names v2beta's after its version", () => {
+    expect(committed.paths["/v2/users/{userId}/password_reset"]!.post!.operationId).toBe("UserService_PasswordReset");
+    expect(committed.paths["/v2beta/users/{userId}/password_reset"]!.post!.operationId).toBe("UserService_v2beta_PasswordReset");
+    expect(committed.components.schemas["zitadel.object.v2beta.Details"]).toEqual(committed.components.schemas["zitadel.object.v2.Details"]);
   });
 });

@@ -48,18 +48,8 @@ async function addUser(): Promise<string> {
   return ((await res.json()) as { userId: string }).userId;
 }
 
-const USER_SERVICE_METHODS = [
-  "AddHumanUser",
-  "DeactivateUser",
-  "DeleteUser",
-  "GetUserByID",
-  "LockUser",
-  "PasswordReset",
-  "ReactivateUser",
-  "SetPassword",
-  "UnlockUser",
-].map(
-  (m) => `zitadel.user.v2.UserService/${m}`,
+const USER_SERVICE_METHODS = ["v2", "v2beta"].flatMap((version) =>
+  ["AddHumanUser", "DeactivateUser", "DeleteUser", "GetUserByID", "LockUser", "PasswordReset", "ReactivateUser", "SetPassword", "UnlockUser"].map((m) => `zitadel.user.${version}.UserService/${m}`),
 );
 
 describe("buf curl with reflection", () => {
@@ -143,6 +133,7 @@ describe.each([
       "grpc.reflection.v1.ServerReflection",
       "grpc.reflection.v1alpha.ServerReflection",
       "zitadel.user.v2.UserService",
+      "zitadel.user.v2beta.UserService",
     ]);
   });
 

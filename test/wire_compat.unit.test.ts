@@ -21,6 +21,7 @@ import {
   SetPasswordRequestSchema as ZitadelSetPasswordRequestSchema,
   file_zitadel_user_v2_user_service as zitadelUserServiceFile,
 } from "@zitadel/proto/zitadel/user/v2/user_service_pb.js";
+import { file_zitadel_user_v2beta_user_service as zitadelUserServiceV2betaFile } from "@zitadel/proto/zitadel/user/v2beta/user_service_pb.js";
 import { describe, expect, it } from "vitest";
 import { http as ourHttp } from "../gen/google/api/annotations_pb.js";
 import type { HttpRule } from "../gen/google/api/http_pb.js";
@@ -29,6 +30,7 @@ import {
   PasswordResetRequestSchema,
   file_zitadel_user_v2_user_service as ourUserServiceFile,
 } from "../gen/zitadel/user/v2/user_service_pb.js";
+import { file_zitadel_user_v2beta_user_service as ourUserServiceV2betaFile } from "../gen/zitadel/user/v2beta/user_service_pb.js";
 import { ErrorDetailSchema, file_zitadel_v1_message as ourMessageFile } from "../gen/zitadel/v1/message_pb.js";
 
 // ---------------------------------------------------------------------------
@@ -46,10 +48,10 @@ function collectFiles(roots: DescFile[], keep: (file: DescFile) => boolean = () 
   return [...files.values()];
 }
 
-const ourFiles = collectFiles([ourUserServiceFile, ourMessageFile], (file) => file.proto.package.startsWith("zitadel."));
+const ourFiles = collectFiles([ourUserServiceFile, ourUserServiceV2betaFile, ourMessageFile], (file) => file.proto.package.startsWith("zitadel."));
 
 // Every file ZITADEL's descriptors pull in, so that any type name we reference can be resolved.
-const zitadel: Registry = createRegistry(...collectFiles([zitadelUserServiceFile, zitadelMessageFile]));
+const zitadel: Registry = createRegistry(...collectFiles([zitadelUserServiceFile, zitadelUserServiceV2betaFile, zitadelMessageFile]));
 
 function declared<T extends DescMessage | DescEnum | DescService>(kind: T["kind"]): T[] {
   return ourFiles.flatMap((file) => [...nestedTypes(file)].filter((type): type is T => type.kind === kind));
@@ -215,6 +217,15 @@ describe("what we declare", () => {
       expect.arrayContaining(["zitadel.user.v2.PasswordResetRequest", "zitadel.object.v2.Details", "zitadel.v1.ErrorDetail"]),
     );
     expect(ourEnums.map((type) => type.typeName)).toContain("zitadel.user.v2.NotificationType");
+  });
+
+  it("includes the v2beta UserService with every v2 method, and its own messages", () => {
+    const methodsOf = (typeName: string) => ourMethods.filter((method) => method.parent.typeName === typeName).map((method) => method.name);
+    expect(methodsOf("zitadel.user.v2beta.UserService").sort()).toEqual(methodsOf("zitadel.user.v2.UserService").sort());
+    expect(ourMessages.map((message) => message.typeName)).toEqual(
+      expect.arrayContaining(["zitadel.user.v2beta.PasswordResetRequest", "zitadel.user.v2beta.User", "zitadel.object.v2beta.Details"]),
+    );
+    expect(ourEnums.map((type) => type.typeName)).toEqual(expect.arrayContaining(["zitadel.user.v2beta.NotificationType", "zitadel.user.v2beta.UserState"]));
   });
 });
 

@@ -6,11 +6,15 @@
  */
 import { ConnectError, createContextKey, type Interceptor } from "@connectrpc/connect";
 import { UserService, type PasswordResetRequest } from "../../gen/zitadel/user/v2/user_service_pb.js";
+import { UserService as UserServiceV2beta } from "../../gen/zitadel/user/v2beta/user_service_pb.js";
 import { hashToken } from "../crypto/tokens.js";
 import { resourceExhausted } from "../errors/errors.js";
 import { parseBearer } from "../server/interceptors.js";
 import type { Limit, RateLimits } from "./limits.js";
 import { pickStatus, rateLimitHeaders, retryAfterSeconds, type LimitStatus } from "./rules.js";
+
+/** Both editions of the UserService count against the same limits. */
+const PASSWORD_RESET = new Set([UserService, UserServiceV2beta].map((s) => `${s.typeName}/${s.method.passwordReset.name}`));
 
 const limitStatusKey = createContextKey<LimitStatus | undefined>(undefined, { description: "rate limit status of the call" });
 
@@ -39,7 +43,8 @@ export function rateLimitHeadersInterceptor(): Interceptor {
  */
 export function passwordResetLimitInterceptor(limits: RateLimits): Interceptor {
   return (next) => async (req) => {
-    if (req.service.typeName !== UserService.typeName || req.method.name !== UserService.method.passwordReset.name) return next(req);
+    if (!PASSWORD_RESET.has(`${req.service.typeName}/${req.method.name}`)) return next(req);
+    // the v2beta request has the same fields
     const message = req.message as PasswordResetRequest;
     const token = parseBearer(req.header.get("authorization"));
     const checks: { limit: Limit; key: string; refusal: string; refundable?: boolean }[] = [];

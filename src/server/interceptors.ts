@@ -2,18 +2,20 @@ import { randomUUID } from "node:crypto";
 import type { DescMethod } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
+import { UserService } from "../../gen/zitadel/user/v2/user_service_pb.js";
+import { UserService as UserServiceV2beta } from "../../gen/zitadel/user/v2beta/user_service_pb.js";
 import { originKey, principalKey } from "../api/context.js";
 import type { Principal } from "../command/permissions.js";
 import { unauthenticated } from "../errors/errors.js";
 import { toConnectError } from "../errors/to_connect.js";
 
-/** Methods a caller may use without a token: holding a reset code authorizes SetPassword (and only that, see the handler). */
-const ANONYMOUS_METHODS = new Set(["SetPassword"]);
+/** Methods a caller may use without a token: holding a reset code authorizes SetPassword (and only that, see the handler), in either edition of the UserService. */
+const ANONYMOUS_METHODS = new Set([UserService, UserServiceV2beta].map((s) => `${s.typeName}/${s.method.setPassword.name}`));
 /** Services anyone may call: they describe the schema and the server's health, no data. */
 const ANONYMOUS_SERVICES = new Set(["grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection", "grpc.health.v1.Health"]);
 
 export function allowsAnonymous(method: DescMethod): boolean {
-  return ANONYMOUS_METHODS.has(method.name) || ANONYMOUS_SERVICES.has(method.parent.typeName);
+  return ANONYMOUS_METHODS.has(`${method.parent.typeName}/${method.name}`) || ANONYMOUS_SERVICES.has(method.parent.typeName);
 }
 
 function protocolOf(contentType: string | null): string {

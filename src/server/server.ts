@@ -5,8 +5,10 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { createValidateInterceptor } from "@connectrpc/validate";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import { UserService } from "../../gen/zitadel/user/v2/user_service_pb.js";
+import { UserService as UserServiceV2beta } from "../../gen/zitadel/user/v2beta/user_service_pb.js";
 import { inProcessOrigin, originKey } from "../api/context.js";
 import { userService } from "../api/user_service.js";
+import { userServiceV2beta } from "../api/user_service_v2beta.js";
 import { requestOrigin } from "../audit/origin.js";
 import { CHANGE_PASSWORD_PATH, changePasswordRoute } from "../auth0/change_password.js";
 import type { Config } from "../config.js";
@@ -46,8 +48,9 @@ const bench = process.env.LATCHKEY_BENCH_NOOP === "1" ? await import("../../gen/
 export function createHandler(app: App, config: Config, logger: Logger): RequestHandler {
   const routes = (router: ConnectRouter) => {
     router.service(UserService, userService(app.users));
+    router.service(UserServiceV2beta, userServiceV2beta(app.users));
     if (bench) router.service(bench.BenchService, { noop: () => ({}) });
-    router.service(Health, healthService(app.store, { services: [UserService.typeName] }));
+    router.service(Health, healthService(app.store, { services: [UserService.typeName, UserServiceV2beta.typeName] }));
     reflection(router);
   };
   const interceptors = (protocol?: "rest") => [

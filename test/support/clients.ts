@@ -10,7 +10,10 @@ import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } f
 import { findTrailerError } from "@connectrpc/connect/protocol-grpc";
 import { ErrorDetailSchema } from "@zitadel/proto/zitadel/message_pb.js";
 import { UserService } from "@zitadel/proto/zitadel/user/v2/user_service_pb.js";
+import { UserService as UserServiceV2beta } from "@zitadel/proto/zitadel/user/v2beta/user_service_pb.js";
 
+/** Either edition: v2beta has v2's methods with the same messages in another package. */
+export type UserServiceEdition = typeof UserService | typeof UserServiceV2beta;
 type Methods = typeof UserService.method;
 export type MethodName = keyof Methods;
 type Input<M extends MethodName> = MessageInitShape<Methods[M]["input"]>;
@@ -29,8 +32,8 @@ function failure(err: ConnectError): Outcome<never> {
   return { ok: false, code: err.code, message: err.rawMessage, ...(detail && { id: detail.id, key: detail.message }) };
 }
 
-function connectClient(name: string, transport: Transport): TestClient {
-  const client = createClient(UserService, transport) as unknown as Record<string, (input: unknown, options: unknown) => Promise<unknown>>;
+function connectClient(name: string, transport: Transport, service: UserServiceEdition): TestClient {
+  const client = createClient(service as typeof UserService, transport) as unknown as Record<string, (input: unknown, options: unknown) => Promise<unknown>>;
   return {
     name,
     async call(method, input, token) {
@@ -50,18 +53,18 @@ function connectClient(name: string, transport: Transport): TestClient {
   };
 }
 
-function grpcJsClient(url: string): TestClient {
+function grpcJsClient(url: string, service: UserServiceEdition): TestClient {
   const client = new grpc.Client(new URL(url).host, grpc.credentials.createInsecure());
   return {
     name: "@grpc/grpc-js",
     call(method, input, token) {
-      const desc = UserService.method[method];
+      const desc = (service as typeof UserService).method[method];
       const metadata = new grpc.Metadata();
       if (token) metadata.set("authorization", `Bearer ${token}`);
       const headers = new Headers();
       return new Promise((resolve) => {
         const call = client.makeUnaryRequest(
-          `/${UserService.typeName}/${desc.name}`,
+          `/${service.typeName}/${desc.name}`,
           (msg: unknown) => Buffer.from(toBinary(desc.input as DescMessage, msg as never)),
           (buf: Buffer) => fromBinary(desc.output as DescMessage, buf),
           create(desc.input as DescMessage, input as never),
@@ -86,12 +89,12 @@ function grpcJsClient(url: string): TestClient {
   };
 }
 
-export function allClients(url: string): TestClient[] {
+export function allClients(url: string, service: UserServiceEdition = UserService): TestClient[] {
   return [
-    connectClient("connect gRPC (HTTP/2)", createGrpcTransport({ baseUrl: url })),
-    connectClient("connect JSON (HTTP/1.1)", createConnectTransport({ baseUrl: url, httpVersion: "1.1" })),
-    connectClient("gRPC-web (HTTP/1.1)", createGrpcWebTransport({ baseUrl: url, httpVersion: "1.1" })),
-    grpcJsClient(url),
+    connectClient("connect gRPC (HTTP/2)", createGrpcTransport({ baseUrl: url }), service),
+    connectClient("connect JSON (HTTP/1.1)", createConnectTransport({ baseUrl: url, httpVersion: "1.1" }), service),
+    connectClient("gRPC-web (HTTP/1.1)", createGrpcWebTransport({ baseUrl: url, httpVersion: "1.1" }), service),
+    grpcJsClient(url, service),
   ];
 }
 

@@ -24,14 +24,16 @@ export function openApiDocument(services: readonly DescService[]): JsonObject {
   const schemas = new Schemas();
   const paths: Record<string, Record<string, JsonObject>> = {};
   const operationIds = new Set<string>();
+  const labels = serviceLabels(services);
   for (const route of restRoutes(services)) {
     const { method } = route;
-    let operationId = `${method.parent.name}_${method.name}`;
-    for (let n = 2; operationIds.has(operationId); n++) operationId = `${method.parent.name}_${method.name}${n}`;
+    const label = labels.get(method.parent)!;
+    let operationId = `${label}_${method.name}`;
+    for (let n = 2; operationIds.has(operationId); n++) operationId = `${label}_${method.name}${n}`;
     operationIds.add(operationId);
     (paths[openApiPath(route)] ??= {})[route.httpMethod.toLowerCase()] = {
       operationId,
-      tags: [method.parent.name],
+      tags: [label],
       ...(route.variables.length + queryFields(route).length > 0 && { parameters: parameters(route, schemas) }),
       ...(route.body !== "" && { requestBody: requestBody(route, schemas) }),
       responses: {
@@ -46,7 +48,8 @@ export function openApiDocument(services: readonly DescService[]): JsonObject {
     info: {
       title: "latchkey",
       version: "v2",
-      description: "ZITADEL's user API v2 over REST, as served by latchkey. Errors have the grpc-gateway shape.",
+      description:
+        "ZITADEL's user API v2 over REST, as served by latchkey, and its v2beta edition under /v2beta/ (the same operations and messages). Errors have the grpc-gateway shape.",
     },
     paths,
     components: {
@@ -61,6 +64,22 @@ export function openApiDocument(services: readonly DescService[]): JsonObject {
     },
     security: [{ bearerAuth: [] }],
   };
+}
+
+/**
+ * A service's name in operation ids and tags: its own name, or, for a later
+ * service of the same name from another package (zitadel.user.v2beta's
+ * UserService after zitadel.user.v2's), the name and that package's version.
+ */
+function serviceLabels(services: readonly DescService[]): Map<DescService, string> {
+  const labels = new Map<DescService, string>();
+  const taken = new Set<string>();
+  for (const service of services) {
+    const label = taken.has(service.name) ? `${service.name}_${service.typeName.split(".").at(-2)}` : service.name;
+    taken.add(service.name);
+    labels.set(service, label);
+  }
+  return labels;
 }
 
 /** The route's path in OpenAPI form: "/v2/users/{userId}/password_reset". */
