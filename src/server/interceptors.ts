@@ -4,6 +4,7 @@ import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { principalKey } from "../api/context.js";
 import type { Principal } from "../command/permissions.js";
+import { describeCauses } from "../errors/cause.js";
 import { unauthenticated } from "../errors/errors.js";
 import { toConnectError } from "../errors/to_connect.js";
 
@@ -40,8 +41,9 @@ export function loggingInterceptor(logger: Logger, protocol?: string): Intercept
     } catch (err) {
       const error = ConnectError.from(err);
       error.metadata.set("x-request-id", requestId);
-      const level = error.code === Code.Internal || error.code === Code.Unknown ? "error" : "info";
-      logger[level]({ ...line, status: Code[error.code], error: error.rawMessage, durationMs: Math.round(performance.now() - started) }, "call");
+      const level = error.code === Code.Internal || error.code === Code.Unknown ? "error" : error.code === Code.Unavailable ? "warn" : "info";
+      const cause = describeCauses(error);
+      logger[level]({ ...line, status: Code[error.code], error: error.rawMessage, ...(cause && { cause }), durationMs: Math.round(performance.now() - started) }, "call");
       throw error;
     }
   };
