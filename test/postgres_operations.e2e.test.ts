@@ -85,6 +85,10 @@ describe("PostgreSQL stopped and started again", () => {
     // the notifier kept running through the outage and sends the newest code
     await waitUntil(() => fs.existsSync(path.join(dataDir, "outbox", `${userId}.${last.sequence}.default@localhost.eml`)), "the message of the newest code");
     expect(server.logs.some((l) => l.includes("notifier: poll failed"))).toBe(true);
+    // each refused call's log line says why (the driver's error), as a warning
+    const refused = server.logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === "call" && l.status === "Unavailable");
+    expect(refused.length).toBeGreaterThanOrEqual(failures.length);
+    for (const line of refused) expect([line.level, typeof line.cause === "string" && line.cause !== ""]).toEqual([40, true]);
   });
 });
 

@@ -12,7 +12,7 @@ import type { EventStore } from "../eventstore/eventstore.js";
 import type { Logger } from "../logger.js";
 import { limitKey, type Limit } from "../ratelimit/limits.js";
 import { RATE_LIMIT_HEADERS, rateLimitHeaders, retryAfterSeconds } from "../ratelimit/rules.js";
-import { BodyTooLargeError, readBody, requestUrl, sendJson, type HttpRequest, type HttpResponse } from "../server/gateway/http.js";
+import { BodyTooLargeError, readBody, requestUrl, sendJson, type HttpRequest, type HttpResponse, type JsonResponse } from "../server/gateway/http.js";
 import type { HttpRoute } from "../server/server.js";
 import { auth0Error, isError, parseChangePassword, type Auth0Error } from "./request.js";
 
@@ -50,10 +50,11 @@ export function changePasswordRoute(options: ChangePasswordOptions): HttpRoute {
     };
 
     if (req.method === "OPTIONS") {
-      const preflight = corsAllowed
+      const preflight: Record<string, string> = corsAllowed
         ? { "Access-Control-Allow-Methods": "POST", "Access-Control-Allow-Headers": ALLOWED_HEADERS, "Access-Control-Max-Age": String(PREFLIGHT_MAX_AGE_SECONDS) }
         : {};
-      res.writeHead(204, { ...base, ...preflight });
+      // the union of Node's two response types has no callable writeHead in @types/node 22
+      (res as JsonResponse).writeHead(204, { ...base, ...preflight });
       res.end();
       return 204;
     }

@@ -11,15 +11,18 @@ import { setPasswordPolicies } from "../command/org/password_policy.js";
 import { DEFAULT_PASSWORD_POLICY, type PasswordPolicy } from "../command/password_policy.js";
 import { USER_AGGREGATE, type Role } from "../command/user/events.js";
 import { CONFIG_FIELDS, ConfigError, loadConfig } from "../config.js";
+import { describeCauses } from "../errors/cause.js";
 import { LatchkeyError } from "../errors/errors.js";
-import { createLogger } from "../logger.js";
+import { createLogger, scrubUrlPasswords } from "../logger.js";
 import type { EventStore } from "../eventstore/eventstore.js";
 import { CopyError, copySqliteToPostgres } from "../eventstore/copy.js";
-import { openStore } from "../server/app.js";
+import { formatOutboxMessage, outboxFiles, outboxMessageJson, readOutboxMessage } from "../notification/outbox_messages.js";
+import { NoInstanceError, openApp, openStore } from "../server/app.js";
 import { describeBackend, openBackend, type BackendOptions } from "../server/backend.js";
-import { DATABASE_FILE, DataDirError } from "../server/data_dir.js";
+import { DATABASE_FILE, DataDirError, dataDirExists } from "../server/data_dir.js";
 import { EncryptionKeyError } from "../server/encryption_keys.js";
 import { isWorker, runWorker, startCluster } from "../server/cluster.js";
+import { checkPortFree, PortError } from "../server/port.js";
 import { startServer } from "../server/server.js";
 
 class UsageError extends Error {}
@@ -74,6 +77,9 @@ async function withOperator(
 
 const ROLES: readonly Role[] = ["IAM_OWNER", "ORG_OWNER"];
 
+/** What `init` needs of start's configuration: where the instance lives and its key. */
+const INIT_FLAGS = CONFIG_FIELDS.filter((f) => ["data-dir", "database-url", "encryption-key-file", "encryption-key"].includes(f.flag));
+
 const COMMANDS: Record<string, Command> = {
   migrate: {
     usage: "latchkey migrate [--data-dir DIR] [--database-url URL]",
@@ -121,6 +127,9 @@ const COMMANDS: Record<string, Command> = {
         await runWorker(config, logger);
         return new Promise<number>(() => {});
       }
+      // a busy port fails here, before the database is opened and the notifier started
+      await checkPortFree(config.port, config.host);
+      if (config.metricsPort !== undefined) await checkPortFree(config.metricsPort, config.metricsHost, "metrics port");
       const server = config.workers > 1 ? await startCluster(config, logger) : await startServer(config, logger);
       const adminTokenFile = "app" in server ? server.app.adminTokenFile : server.adminTokenFile;
       // on a shared database only the instance that created it holds the admin token
@@ -138,6 +147,28 @@ const COMMANDS: Record<string, Command> = {
         process.once("SIGTERM", stop);
         process.once("SIGINT", stop);
       });
+      return 0;
+    },
+  },
+  init: {
+    usage: "latchkey init [--data-dir DIR] [--database-url URL] [--encryption-key-file FILE]",
+    summary: "create the instance (database, default organization, admin token) without serving",
+    options: Object.fromEntries(INIT_FLAGS.map((f) => [f.flag, { type: "string" }])),
+    help: Object.fromEntries(INIT_FLAGS.map((f) => [f.flag, `${f.description} [env ${f.env}]`])),
+    async run(values) {
+      const config = loadConfig(process.env, values);
+      const options = { dataDir: config.dataDir, databaseUrl: config.databaseUrl };
+      try {
+        await (await openStore(options)).close();
+        process.stdout.write(`latchkey instance already in ${config.databaseUrl ? describeBackend(options) : config.dataDir}\n`);
+        return 0;
+      } catch (err) {
+        if (!(err instanceof NoInstanceError)) throw err;
+      }
+      // what start does first, then stop: migrations, the instance, its admin token, the key check
+      const app = await openApp(config, createLogger({ level: "warn", destination: process.stderr }), { runNotifier: false });
+      await app.close();
+      process.stdout.write(`created a latchkey instance in ${config.databaseUrl ? describeBackend(options) : config.dataDir}; admin token in ${app.adminTokenFile}\n`);
       return 0;
     },
   },
@@ -245,6 +276,30 @@ const COMMANDS: Record<string, Command> = {
       return 0;
     },
   },
+  outbox: {
+    usage: "latchkey outbox [--last] [--json] [--data-dir DIR]",
+    summary: "list the messages in the outbox, newest first, with their links decoded",
+    options: { last: { type: "boolean" }, json: { type: "boolean" }, "data-dir": { type: "string" } },
+    help: {
+      last: "only the newest message",
+      json: "one JSON object per message (time, medium, to, subject, links, file)",
+      "data-dir": DATA_DIR_HELP,
+    },
+    run: async (values) => {
+      const { dataDir } = loadConfig(process.env, { "data-dir": values["data-dir"] });
+      if (!dataDirExists(dataDir)) throw new NoInstanceError({ dataDir });
+      const files = outboxFiles(dataDir);
+      if (files.length === 0) {
+        process.stderr.write(`latchkey: no messages in ${path.join(dataDir, "outbox")}\n`);
+        return values.last !== undefined ? 1 : 0;
+      }
+      for (const file of values.last !== undefined ? files.slice(0, 1) : files) {
+        const message = await readOutboxMessage(file);
+        process.stdout.write((values.json !== undefined ? outboxMessageJson(message) : formatOutboxMessage(message)) + "\n");
+      }
+      return 0;
+    },
+  },
   "policy set": {
     usage:
       "latchkey policy set --org ID [--min-length N] [--no-uppercase] [--no-lowercase] [--no-digit] [--no-symbol] [--max-password-attempts N] [--data-dir DIR] [--database-url URL]",
@@ -349,8 +404,11 @@ export async function main(args: string[]): Promise<number> {
 
 function reportError(err: unknown): number {
   const usage = err instanceof UsageError || err instanceof ConfigError || (err instanceof TypeError && "code" in err && String(err.code).startsWith("ERR_PARSE_ARGS"));
-  const known = usage || err instanceof DataDirError || err instanceof EncryptionKeyError || err instanceof CopyError || err instanceof LatchkeyError || (err instanceof Error && /already in use/.test(err.message));
-  const message = err instanceof Error ? err.message : String(err);
-  process.stderr.write(`latchkey: ${known ? message : `unexpected error: ${message}`}\n`);
+  const known = usage || err instanceof DataDirError || err instanceof NoInstanceError || err instanceof PortError || err instanceof EncryptionKeyError || err instanceof CopyError || err instanceof LatchkeyError || (err instanceof Error && /already in use/.test(err.message));
+  let message = err instanceof Error ? err.message : String(err);
+  // an API error names no detail ("The database is unavailable"); what lies under it does
+  const cause = err instanceof LatchkeyError || !known ? describeCauses(err) : undefined;
+  if (cause) message += `: ${cause}`;
+  process.stderr.write(scrubUrlPasswords(`latchkey: ${known ? message : `unexpected error: ${message}`}`) + "\n");
   return usage ? 2 : 1;
 }

@@ -9,9 +9,8 @@ import { LatchkeyError } from "./errors.js";
  */
 export function toConnectError(err: unknown): ConnectError {
   if (err instanceof LatchkeyError) {
-    return new ConnectError(err.message, err.code, undefined, [
-      { desc: ErrorDetailSchema, value: { id: err.id, message: err.key } },
-    ]);
+    // the cause stays on the server: for the log, never on the wire
+    return new ConnectError(err.message, err.code, undefined, [{ desc: ErrorDetailSchema, value: { id: err.id, message: err.key } }], err);
   }
   if (err instanceof ConnectError) return err;
   return new ConnectError("Internal error (SERVER-Ie5sh)", Code.Internal, undefined, [

@@ -2,7 +2,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { AggregateLocks } from "../command/aggregate_lock.js";
-import { authenticate, setupInstance } from "../command/instance.js";
+import { authenticate, readDefaultOrgId, setupInstance } from "../command/instance.js";
 import type { Principal } from "../command/permissions.js";
 import { cachedAuthenticate } from "../command/token_cache.js";
 import { createUserCommands, type UserCommands } from "../command/user/commands.js";
@@ -19,7 +19,7 @@ import { instrumentRateLimits } from "../metrics/rate_limits.js";
 import { startNotification } from "../notification/start.js";
 import { createRateLimits, type RateLimits } from "../ratelimit/limits.js";
 import { describeBackend, openBackend, type BackendKind, type BackendOptions } from "./backend.js";
-import { ADMIN_TOKEN_FILE, writeSecretFile } from "./data_dir.js";
+import { ADMIN_TOKEN_FILE, DATABASE_FILE, dataDirExists, ensureDataDir, writeSecretFile } from "./data_dir.js";
 import { checkEncryptionKeys, loadEncryptionKeys } from "./encryption_keys.js";
 
 export interface App {
@@ -48,13 +48,37 @@ export interface AppOptions {
   hasher?: PasswordHasher;
 }
 
-/** Opens the event store of the configured database; shared by the server and the operator commands. */
+/** A data directory or database without an instance: operator commands never create one. */
+export class NoInstanceError extends Error {
+  constructor(options: BackendOptions) {
+    const where = options.databaseUrl ? `${describeBackend(options)}: start the server first or pass --database-url` : `${options.dataDir}: start the server first or pass --data-dir`;
+    super(`no latchkey instance in ${where} ('latchkey init' creates one)`);
+  }
+}
+
+/**
+ * Opens the event store of an existing instance, for the operator commands.
+ * A folder without its database is refused before anything is created in
+ * it, so a mistyped --data-dir or the wrong working directory leaves no trace.
+ */
 export async function openStore(options: BackendOptions): Promise<EventStore> {
-  return (await openBackend(options)).store;
+  if (!options.databaseUrl && !(dataDirExists(options.dataDir) && fs.existsSync(path.join(options.dataDir, DATABASE_FILE)))) {
+    throw new NoInstanceError(options);
+  }
+  const { store } = await openBackend(options);
+  try {
+    if ((await readDefaultOrgId(store)) === "") throw new NoInstanceError(options);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  return store;
 }
 
 export async function openApp(config: Config, logger: Logger, options: AppOptions = {}): Promise<App> {
   const clock = options.clock ?? (() => new Date());
+  // the admin token and the outbox live here, on PostgreSQL too
+  ensureDataDir(config.dataDir);
   const keys = loadEncryptionKeys(config);
   const backend = await openBackend({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, clock, sharedWriters: config.workers > 1 });
   const { metrics } = options;

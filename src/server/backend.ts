@@ -30,9 +30,8 @@ export interface BackendOptions {
   sharedWriters?: boolean;
 }
 
-/** Opens the database and applies its migrations. */
+/** Opens the database and applies its migrations; creates the data directory for a SQLite file. */
 export async function openBackend(options: BackendOptions): Promise<Backend> {
-  ensureDataDir(options.dataDir);
   const now = options.clock && { now: options.clock };
   if (options.databaseUrl) {
     const store = await openPostgresEventStore({ url: options.databaseUrl, ...now });
@@ -43,6 +42,7 @@ export async function openBackend(options: BackendOptions): Promise<Backend> {
       rateLimitStore: () => postgresRateLimitStore(store.pool),
     };
   }
+  ensureDataDir(options.dataDir);
   const sharedWriters = options.sharedWriters ?? false;
   const store = openSqliteEventStore({ file: path.join(options.dataDir, DATABASE_FILE), sharedWriters, ...now });
   return {

@@ -9,8 +9,21 @@ export const ADMIN_TOKEN_FILE = "admin.pat";
 
 export class DataDirError extends Error {}
 
+/** Whether the data directory exists; something else in its place is an error. */
+export function dataDirExists(dir: string): boolean {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(dir);
+  } catch {
+    return false;
+  }
+  if (!stat.isDirectory()) throw new DataDirError(`data directory ${dir} is a file, not a directory`);
+  return true;
+}
+
 /** Creates the directory if needed and proves it is writable. */
 export function ensureDataDir(dir: string): void {
+  dataDirExists(dir);
   try {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     fs.accessSync(dir, fs.constants.R_OK | fs.constants.W_OK);

@@ -6,6 +6,7 @@ import { UserService } from "../../gen/zitadel/user/v2/user_service_pb.js";
 import { UserService as UserServiceV2beta } from "../../gen/zitadel/user/v2beta/user_service_pb.js";
 import { originKey, principalKey } from "../api/context.js";
 import type { Principal } from "../command/permissions.js";
+import { describeCauses } from "../errors/cause.js";
 import { unauthenticated } from "../errors/errors.js";
 import { toConnectError } from "../errors/to_connect.js";
 
@@ -58,8 +59,9 @@ export function loggingInterceptor(logger: Logger, protocol?: string): Intercept
     } catch (err) {
       const error = ConnectError.from(err);
       error.metadata.set("x-request-id", requestId);
-      const level = error.code === Code.Internal || error.code === Code.Unknown ? "error" : "info";
-      logger[level]({ ...line, status: Code[error.code], error: error.rawMessage, durationMs: Math.round(performance.now() - started) }, "call");
+      const level = error.code === Code.Internal || error.code === Code.Unknown ? "error" : error.code === Code.Unavailable ? "warn" : "info";
+      const cause = describeCauses(error);
+      logger[level]({ ...line, status: Code[error.code], error: error.rawMessage, ...(cause && { cause }), durationMs: Math.round(performance.now() - started) }, "call");
       throw error;
     }
   };
