@@ -110,6 +110,8 @@ export const CONFIG_FIELDS: readonly ConfigField[] = [
   { flag: "notify-poll-interval", env: "LATCHKEY_NOTIFY_POLL_INTERVAL", description: "milliseconds between looks for new events (default 250)", parse: (v, c) => void (c.notifyPollMs = integer("notify-poll-interval", 1, 60_000)(v)) },
   { flag: "rate-limits", env: "LATCHKEY_RATE_LIMITS", description: "on, or off to turn every rate limit off (default on)", parse: (v, c) => void (c.rateLimits = { ...c.rateLimits, enabled: oneOf("rate-limits", v, ["on", "off"]) === "on" }) },
   { flag: "rate-limit-change-password", env: "LATCHKEY_RATE_LIMIT_CHANGE_PASSWORD", description: "change_password calls per client IP and email, e.g. 1/m,burst=10 or off (default 1/m,burst=10)", parse: rateLimit("rate-limit-change-password", "changePassword") },
+  { flag: "rate-limit-change-password-ip", env: "LATCHKEY_RATE_LIMIT_CHANGE_PASSWORD_IP", description: "change_password calls per client IP over all emails, e.g. 50/h or off (default 50/h)", parse: rateLimit("rate-limit-change-password-ip", "changePasswordPerIp") },
+  { flag: "rate-limit-anonymous-ip", env: "LATCHKEY_RATE_LIMIT_ANONYMOUS_IP", description: "calls without a token (SetPassword with a code) per client IP, e.g. 10/m,burst=30 or off (default 10/m,burst=30)", parse: rateLimit("rate-limit-anonymous-ip", "anonymousPerIp") },
   { flag: "rate-limit-reset-user", env: "LATCHKEY_RATE_LIMIT_RESET_USER", description: "message-sending PasswordResets per user, e.g. 10/h or off (default 10/h)", parse: rateLimit("rate-limit-reset-user", "resetPerUser") },
   { flag: "rate-limit-reset-token", env: "LATCHKEY_RATE_LIMIT_RESET_TOKEN", description: "PasswordResets per calling token, e.g. 600/m or off (default 600/m)", parse: rateLimit("rate-limit-reset-token", "resetPerToken") },
   { flag: "trusted-proxies", env: "LATCHKEY_TRUSTED_PROXIES", description: "comma-separated proxy addresses or CIDR ranges whose X-Forwarded-For names the client", parse: (v, c) => void (c.trustedProxies = trustedProxies(v)) },
@@ -136,7 +138,7 @@ function oneOf(name: string, value: string, allowed: string[]): string {
   return value;
 }
 
-function rateLimit(name: string, key: "changePassword" | "resetPerUser" | "resetPerToken") {
+function rateLimit(name: string, key: Exclude<keyof RateLimitSettings, "enabled">) {
   return (value: string, config: Config): void => {
     try {
       config.rateLimits = { ...config.rateLimits, [key]: parseLimitSpec(value) };

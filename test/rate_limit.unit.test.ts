@@ -119,10 +119,12 @@ describe("addressMatcher", () => {
 });
 
 describe("configuration", () => {
-  it("defaults to Auth0's figures for change_password, 10/h per user and 600/m per token", () => {
+  it("defaults to Auth0's figures for change_password, 10/h per user, 600/m per token and limits per address", () => {
     expect(defaultConfig().rateLimits).toEqual({
       enabled: true,
       changePassword: { points: 1, periodSeconds: 60, burst: 10 },
+      changePasswordPerIp: { points: 50, periodSeconds: 3600 },
+      anonymousPerIp: { points: 10, periodSeconds: 60, burst: 30 },
       resetPerUser: { points: 10, periodSeconds: 3600 },
       resetPerToken: { points: 600, periodSeconds: 60 },
     });
@@ -133,11 +135,16 @@ describe("configuration", () => {
     expect(config.rateLimits.resetPerToken).toBeUndefined();
     expect(config.rateLimits.resetPerUser).toEqual({ points: 3, periodSeconds: 60 });
     expect(config.trustedProxies).toEqual(["10.0.0.0/8", "::1"]);
+    const perAddress = loadConfig({ LATCHKEY_RATE_LIMIT_ANONYMOUS_IP: "off" }, { "rate-limit-change-password-ip": "5/m,burst=20" }).rateLimits;
+    expect(perAddress.anonymousPerIp).toBeUndefined();
+    expect(perAddress.changePasswordPerIp).toEqual({ points: 5, periodSeconds: 60, burst: 20 });
     expect(loadConfig({ LATCHKEY_RATE_LIMITS: "off" }, {}).rateLimits.enabled).toBe(false);
   });
 
   it("names the setting that is wrong", () => {
     expect(() => loadConfig({ LATCHKEY_RATE_LIMIT_CHANGE_PASSWORD: "lots" }, {})).toThrow(/rate-limit-change-password: "lots" is not a rate limit/);
+    expect(() => loadConfig({}, { "rate-limit-anonymous-ip": "10" })).toThrow(/rate-limit-anonymous-ip: "10" is not a rate limit/);
+    expect(() => loadConfig({ LATCHKEY_RATE_LIMIT_CHANGE_PASSWORD_IP: "0/h" }, {})).toThrow(/rate-limit-change-password-ip: "0\/h" is not a rate limit/);
     expect(() => loadConfig({ LATCHKEY_RATE_LIMITS: "no" }, {})).toThrow(/rate-limits must be one of on, off/);
     expect(() => loadConfig({}, { "trusted-proxies": "proxy.local" })).toThrow(/trusted-proxies: "proxy.local"/);
   });

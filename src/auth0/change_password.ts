@@ -11,7 +11,7 @@ import type { UserCommands } from "../command/user/commands.js";
 import type { EventStore } from "../eventstore/eventstore.js";
 import type { Logger } from "../logger.js";
 import { limitKey, type Limit } from "../ratelimit/limits.js";
-import { RATE_LIMIT_HEADERS, rateLimitHeaders, retryAfterSeconds } from "../ratelimit/rules.js";
+import { RATE_LIMIT_HEADERS, pickStatus, rateLimitHeaders, retryAfterSeconds, type LimitStatus } from "../ratelimit/rules.js";
 import { BodyTooLargeError, readBody, requestUrl, sendJson, type HttpRequest, type HttpResponse, type JsonResponse } from "../server/gateway/http.js";
 import type { HttpRoute } from "../server/server.js";
 import { auth0Error, isError, parseChangePassword, type Auth0Error } from "./request.js";
@@ -23,20 +23,40 @@ const PREFLIGHT_MAX_AGE_SECONDS = 7200;
 /** what auth0.js sends besides the body */
 const ALLOWED_HEADERS = "Content-Type, Auth0-Client, X-Request-Language";
 
+export interface ChangePasswordLimits {
+  /** per client IP and email address */
+  perEmail?: Limit;
+  /** per client IP over all email addresses */
+  perAddress?: Limit;
+  /** per user the email leads to, shared with PasswordReset: checked before the user's reset */
+  perUser?: Limit;
+}
+
 export interface ChangePasswordOptions {
   store: EventStore;
   users: UserCommands;
-  limit?: Limit;
+  limits: ChangePasswordLimits;
   /** the client's address (for the rate limit and the reset's audit record) and user agent */
   requestOrigin: (req: HttpRequest) => RequestOrigin;
   maxBodyBytes: number;
   logger: Logger;
-  /** runs the reset after the answer, so that the answer takes as long whether or not the email belongs to a user */
+  /**
+   * runs the reset after the answer, so that the answer takes as long whether
+   * or not the email belongs to a user (and, see ResetQueue, so does the next)
+   */
   runInBackground: (work: () => Promise<unknown>) => void;
 }
 
 export function changePasswordRoute(options: ChangePasswordOptions): HttpRoute {
-  const { store, users, limit, logger } = options;
+  const { store, users, limits, logger } = options;
+  const { perUser } = limits;
+  const mayReset = perUser
+    ? async (userId: string) => {
+        const allowed = (await perUser.consume(userId)).retryAfterMs === undefined;
+        if (!allowed) logger.info({ userId }, "change_password: the user's reset limit is reached, no code is sent");
+        return allowed;
+      }
+    : undefined;
 
   async function serve(req: HttpRequest, res: HttpResponse, requestId: string): Promise<number> {
     const origin = header(req, "origin");
@@ -80,19 +100,24 @@ export function changePasswordRoute(options: ChangePasswordOptions): HttpRoute {
     }
 
     const from = options.requestOrigin(req);
-    let limitHeaders: Record<string, string> = {};
-    if (limit) {
-      const status = await limit.consume(limitKey(from.clientIp, request.email.toLowerCase()));
-      limitHeaders = rateLimitHeaders(status);
+    const checks = [
+      { limit: limits.perEmail, key: limitKey(from.clientIp, request.email.toLowerCase()), refusal: "Too many requests for this email address" },
+      { limit: limits.perAddress, key: limitKey(from.clientIp), refusal: "Too many requests from this address" },
+    ];
+    const statuses: LimitStatus[] = [];
+    for (const { limit, key, refusal } of checks) {
+      if (!limit) continue;
+      const status = await limit.consume(key);
+      statuses.push(status);
       if (status.retryAfterMs !== undefined) {
-        return fail(auth0Error(429, "too_many_requests", `Too many requests for this email address, try again in ${retryAfterSeconds(status)} s`), limitHeaders);
+        return fail(auth0Error(429, "too_many_requests", `${refusal}, try again in ${retryAfterSeconds(status)} s`), headersOf(statuses));
       }
     }
 
-    sendJson(res, 200, CHANGE_PASSWORD_ANSWER, { ...base, ...limitHeaders });
+    sendJson(res, 200, CHANGE_PASSWORD_ANSWER, { ...base, ...headersOf(statuses) });
     const linkParams = request.organization !== undefined ? { organization_id: org.orgId, organization_name: org.name } : undefined;
     options.runInBackground(() =>
-      users.requestPasswordResetByEmail(app.id, org.orgId, request.email, linkParams, from).catch((err: unknown) => {
+      users.requestPasswordResetByEmail(app.id, org.orgId, request.email, linkParams, from, mayReset).catch((err: unknown) => {
         logger.error({ err, clientId: app.clientId }, "change_password: reset failed");
       }),
     );
@@ -114,6 +139,12 @@ export function changePasswordRoute(options: ChangePasswordOptions): HttpRoute {
     );
     return true;
   };
+}
+
+/** The headers of the limit closest to refusing, or of the one that refused. */
+function headersOf(statuses: readonly LimitStatus[]): Record<string, string> {
+  const status = pickStatus(statuses);
+  return status ? rateLimitHeaders(status) : {};
 }
 
 function header(req: HttpRequest, name: string): string | undefined {

@@ -10,10 +10,10 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom
 
 export type Protocol = "grpc" | "grpc-web" | "connect" | "rest" | "auth0";
 export type Medium = "email" | "sms";
-export type LimitName = "change_password" | "reset_user" | "reset_token";
+export type LimitName = "change_password" | "change_password_ip" | "anonymous_ip" | "reset_user" | "reset_token";
 
 const MEDIA: readonly Medium[] = ["email", "sms"];
-const LIMIT_NAMES: readonly LimitName[] = ["change_password", "reset_user", "reset_token"];
+const LIMIT_NAMES: readonly LimitName[] = ["change_password", "change_password_ip", "anonymous_ip", "reset_user", "reset_token"];
 
 /** Seconds; from a fast read to an argon2id hash on a busy machine. */
 const REQUEST_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];

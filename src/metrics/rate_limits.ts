@@ -2,7 +2,13 @@ import type { RateLimits } from "../ratelimit/limits.js";
 import type { LimitName, Metrics } from "./metrics.js";
 
 /** Named as the flags that set them (--rate-limit-change-password, …). */
-const NAMES: Record<keyof RateLimits, LimitName> = { changePassword: "change_password", resetPerUser: "reset_user", resetPerToken: "reset_token" };
+const NAMES: Record<keyof RateLimits, LimitName> = {
+  changePassword: "change_password",
+  changePasswordPerIp: "change_password_ip",
+  anonymousPerIp: "anonymous_ip",
+  resetPerUser: "reset_user",
+  resetPerToken: "reset_token",
+};
 
 /**
  * Counts the calls each limit refuses. The limits' own `consume` is wrapped in

@@ -1,28 +1,35 @@
 /**
- * PasswordReset's limits on every protocol (gRPC, gRPC-web, Connect and the
- * REST gateway all run these interceptors). Two parts, because the limit is
- * counted after authentication and validation while its status must reach the
+ * The limits of RPCs on every protocol (gRPC, gRPC-web, Connect and the REST
+ * gateway all run these interceptors): calls without a token per client
+ * address, and PasswordReset's. Counting and reporting are apart, because a
+ * limit is counted after authentication while its status must reach the
  * response however the call ends, also as an error the error interceptor made.
  */
-import { ConnectError, createContextKey, type Interceptor } from "@connectrpc/connect";
+import { ConnectError, createContextKey, type ContextValues, type Interceptor } from "@connectrpc/connect";
 import { UserService, type PasswordResetRequest } from "../../gen/zitadel/user/v2/user_service_pb.js";
 import { UserService as UserServiceV2beta } from "../../gen/zitadel/user/v2beta/user_service_pb.js";
+import { originKey } from "../api/context.js";
 import { hashToken } from "../crypto/tokens.js";
 import { resourceExhausted } from "../errors/errors.js";
 import { parseBearer } from "../server/interceptors.js";
-import type { Limit, RateLimits } from "./limits.js";
+import { limitKey, type Limit, type RateLimits } from "./limits.js";
 import { pickStatus, rateLimitHeaders, retryAfterSeconds, type LimitStatus } from "./rules.js";
 
 /** Both editions of the UserService count against the same limits. */
 const PASSWORD_RESET = new Set([UserService, UserServiceV2beta].map((s) => `${s.typeName}/${s.method.passwordReset.name}`));
 
-const limitStatusKey = createContextKey<LimitStatus | undefined>(undefined, { description: "rate limit status of the call" });
+/** The status of each limit that counted the call, by limit. */
+const limitStatusKey = createContextKey<Readonly<Record<string, LimitStatus>>>({}, { description: "rate limit status of the call" });
+
+function report(req: { contextValues: ContextValues }, limit: string, status: LimitStatus): void {
+  req.contextValues.set(limitStatusKey, { ...req.contextValues.get(limitStatusKey), [limit]: status });
+}
 
 /** Outside the error interceptor: puts the call's limit status into the response headers or the error's metadata. */
 export function rateLimitHeadersInterceptor(): Interceptor {
   return (next) => async (req) => {
     const headers = () => {
-      const status = req.contextValues.get(limitStatusKey);
+      const status = pickStatus(Object.values(req.contextValues.get(limitStatusKey)));
       return status ? Object.entries(rateLimitHeaders(status)) : [];
     };
     try {
@@ -47,21 +54,18 @@ export function passwordResetLimitInterceptor(limits: RateLimits): Interceptor {
     // the v2beta request has the same fields
     const message = req.message as PasswordResetRequest;
     const token = parseBearer(req.header.get("authorization"));
-    const checks: { limit: Limit; key: string; refusal: string; refundable?: boolean }[] = [];
+    const checks: { name: string; limit: Limit; key: string; refusal: string; refundable?: boolean }[] = [];
     if (limits.resetPerToken && token !== undefined) {
-      checks.push({ limit: limits.resetPerToken, key: hashToken(token), refusal: "Too many password resets with this token" });
+      checks.push({ name: "token", limit: limits.resetPerToken, key: hashToken(token), refusal: "Too many password resets with this token" });
     }
     if (limits.resetPerUser && message.medium.case !== "returnCode") {
       // a reset that fails sends nothing, so it does not count against the user
-      checks.push({ limit: limits.resetPerUser, key: message.userId, refusal: "Too many password reset messages for this user", refundable: true });
+      checks.push({ name: "user", limit: limits.resetPerUser, key: message.userId, refusal: "Too many password reset messages for this user", refundable: true });
     }
 
-    const statuses: LimitStatus[] = [];
-    const report = () => req.contextValues.set(limitStatusKey, pickStatus(statuses));
     for (const check of checks) {
       const status = await check.limit.consume(check.key);
-      statuses.push(status);
-      report();
+      report(req, check.name, status);
       if (status.retryAfterMs !== undefined) {
         throw resourceExhausted("RATELIMIT-Rs7q1", "Errors.RateLimit.Exceeded", `${check.refusal}, try again in ${retryAfterSeconds(status)} s`);
       }
@@ -69,9 +73,28 @@ export function passwordResetLimitInterceptor(limits: RateLimits): Interceptor {
     try {
       return await next(req);
     } catch (err) {
-      for (const [i, check] of checks.entries()) if (check.refundable) statuses[i] = await check.limit.refund(check.key);
-      report();
+      for (const check of checks) if (check.refundable) report(req, check.name, await check.limit.refund(check.key));
       throw err;
     }
+  };
+}
+
+/**
+ * After authentication, before validation: counts every call made without a
+ * token against its client address (as the server found it, see
+ * requestOrigin), so that guessing SetPassword's codes or current passwords
+ * from one address is slow on every protocol. Calls with a token, which
+ * authentication has accepted, are not counted; nor are the gRPC
+ * infrastructure services (health, reflection), which probes call.
+ */
+export function anonymousLimitInterceptor(limit: Limit): Interceptor {
+  return (next) => async (req) => {
+    if (req.header.get("authorization") !== null || req.service.typeName.startsWith("grpc.")) return next(req);
+    const status = await limit.consume(limitKey(req.contextValues.get(originKey)?.clientIp ?? ""));
+    report(req, "anonymous", status);
+    if (status.retryAfterMs !== undefined) {
+      throw resourceExhausted("RATELIMIT-An0n1", "Errors.RateLimit.Exceeded", `Too many calls without a token from this address, try again in ${retryAfterSeconds(status)} s`);
+    }
+    return next(req);
   };
 }

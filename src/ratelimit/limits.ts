@@ -46,6 +46,8 @@ export class Limit {
 /** The limits in force; an absent one is off. */
 export interface RateLimits {
   changePassword?: Limit;
+  changePasswordPerIp?: Limit;
+  anonymousPerIp?: Limit;
   resetPerUser?: Limit;
   resetPerToken?: Limit;
 }
@@ -54,6 +56,8 @@ export function createRateLimits(store: RateLimitStore, settings: RateLimitSetti
   const limits: RateLimits = {};
   if (!settings.enabled) return limits;
   if (settings.changePassword) limits.changePassword = new Limit(store, "change_password", settings.changePassword);
+  if (settings.changePasswordPerIp) limits.changePasswordPerIp = new Limit(store, "change_password.ip", settings.changePasswordPerIp);
+  if (settings.anonymousPerIp) limits.anonymousPerIp = new Limit(store, "anonymous.ip", settings.anonymousPerIp);
   if (settings.resetPerUser) limits.resetPerUser = new Limit(store, "password_reset.user", settings.resetPerUser);
   if (settings.resetPerToken) limits.resetPerToken = new Limit(store, "password_reset.token", settings.resetPerToken);
   return limits;

@@ -16,6 +16,10 @@ export interface RateLimitSettings {
   enabled: boolean;
   /** per client IP and email address */
   changePassword?: LimitSpec;
+  /** change_password per client IP, over all email addresses */
+  changePasswordPerIp?: LimitSpec;
+  /** calls without a token (SetPassword with a code) per client IP, on every protocol */
+  anonymousPerIp?: LimitSpec;
   /** per target user, for resets that send a message */
   resetPerUser?: LimitSpec;
   /** per calling token, for every reset */
@@ -26,6 +30,10 @@ export const DEFAULT_RATE_LIMITS: RateLimitSettings = {
   enabled: true,
   // Auth0's figures for this endpoint
   changePassword: { points: 1, periodSeconds: 60, burst: 10 },
+  // Auth0's figures for its other message-sending endpoint counted per IP (passwordless start)
+  changePasswordPerIp: { points: 50, periodSeconds: 3600 },
+  // one person needs one to three calls; 30 at once covers many behind one NAT finishing together
+  anonymousPerIp: { points: 10, periodSeconds: 60, burst: 30 },
   resetPerUser: { points: 10, periodSeconds: 3600 },
   resetPerToken: { points: 600, periodSeconds: 60 },
 };

@@ -18,7 +18,7 @@ import { measuredRoute } from "../metrics/http.js";
 import { metricsInterceptor } from "../metrics/interceptor.js";
 import { Metrics } from "../metrics/metrics.js";
 import { startMetricsServer, type MetricsServer } from "../metrics/server.js";
-import { passwordResetLimitInterceptor, rateLimitHeadersInterceptor } from "../ratelimit/interceptors.js";
+import { anonymousLimitInterceptor, passwordResetLimitInterceptor, rateLimitHeadersInterceptor } from "../ratelimit/interceptors.js";
 import { addressMatcher } from "../ratelimit/rules.js";
 import { openApp, type App, type AppOptions } from "./app.js";
 import { corsHandler } from "./cors.js";
@@ -59,6 +59,7 @@ export function createHandler(app: App, config: Config, logger: Logger): Request
     rateLimitHeadersInterceptor(),
     errorInterceptor(logger),
     authInterceptor(app.authenticate),
+    ...(app.limits.anonymousPerIp ? [anonymousLimitInterceptor(app.limits.anonymousPerIp)] : []),
     createValidateInterceptor(),
     passwordResetLimitInterceptor(app.limits),
   ];
@@ -79,7 +80,11 @@ export function createHandler(app: App, config: Config, logger: Logger): Request
   const changePassword = changePasswordRoute({
     store: app.store,
     users: app.users,
-    ...(app.limits.changePassword && { limit: app.limits.changePassword }),
+    limits: {
+      ...(app.limits.changePassword && { perEmail: app.limits.changePassword }),
+      ...(app.limits.changePasswordPerIp && { perAddress: app.limits.changePasswordPerIp }),
+      ...(app.limits.resetPerUser && { perUser: app.limits.resetPerUser }),
+    },
     requestOrigin: originOf,
     maxBodyBytes: config.maxBodyBytes,
     logger,

@@ -209,8 +209,11 @@ export function createUserCommands(deps: CommandDeps) {
     email: string,
     linkParams?: Readonly<Record<string, string>>,
     origin?: RequestOrigin,
+    /** asked for each user before the resets (a rate limit): a user it refuses gets no code and no message */
+    mayReset: (userId: string) => Promise<boolean> = async () => true,
   ): Promise<number> {
-    const userIds = await store.findLookup(emailLookup(orgId, email));
+    const userIds: string[] = [];
+    for (const userId of await store.findLookup(emailLookup(orgId, email))) if (await mayReset(userId)) userIds.push(userId);
     if (userIds.length === 0) {
       deps.cipher.encrypt(generateCode(deps.codes.length));
       return 0;
