@@ -8,7 +8,6 @@ import { once } from "node:events";
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
-import { setTimeout as sleep } from "node:timers/promises";
 import { gzipSync } from "node:zlib";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
@@ -152,16 +151,27 @@ function http1(
   });
 }
 
+interface RawSocket {
+  socket: net.Socket;
+  received: () => Buffer;
+  /** Resolves when the connection is gone, whether the server ended it (FIN) or reset it. */
+  closed: Promise<void>;
+  /** The socket error that came before the close, e.g. ECONNRESET for a reset, or EPIPE for a write after the server's close. */
+  error: () => NodeJS.ErrnoException | undefined;
+}
+
 /** A raw TCP connection that keeps whatever the server sends. */
-async function rawSocket(): Promise<{ socket: net.Socket; received: () => Buffer; closed: Promise<void> }> {
+async function rawSocket(): Promise<RawSocket> {
   const socket = net.connect(server.port, "127.0.0.1");
   socket.setNoDelay(true);
   const chunks: Buffer[] = [];
+  let error: NodeJS.ErrnoException | undefined;
   socket.on("data", (chunk: Buffer) => chunks.push(chunk));
-  socket.on("error", () => {});
-  const closed = once(socket, "close").then(() => undefined);
+  // events.once() would reject on 'error': a reset is one way for the server to close
+  socket.on("error", (err) => (error ??= err));
+  const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
   await once(socket, "connect");
-  return { socket, received: () => Buffer.concat(chunks), closed };
+  return { socket, received: () => Buffer.concat(chunks), closed, error: () => error };
 }
 
 /** Resolves when `closed` does, and fails the test when that takes longer than GIVES_UP_WITHIN_MS. */
@@ -230,7 +240,7 @@ interface Frame {
   payload: Buffer;
 }
 
-/** A raw HTTP/2 connection: sends the preface and empty SETTINGS, acknowledges the server's, collects its frames. */
+/** A raw HTTP/2 connection: sends the preface and empty SETTINGS, acknowledges the server's (never its PINGs), collects its frames. */
 async function rawH2(): Promise<{ socket: net.Socket; frames: Frame[]; closed: Promise<void>; until: (done: () => boolean) => Promise<void> }> {
   const { socket, closed } = await rawSocket();
   const frames: Frame[] = [];
@@ -522,18 +532,26 @@ describe("many HTTP/2 streams on one connection", () => {
       burst.push(frame(FRAME.RST_STREAM, 0, id, code));
     }
     h2.socket.write(Buffer.concat(burst));
-    await Promise.race([h2.closed, sleep(1_000)]);
-    h2.socket.destroy();
+    // Node 24 ends such a connection: nghttp2's reset-rate limit fails the session, which
+    // sends GOAWAY and is destroyed (Node 20 sent the GOAWAY but left the socket open)
+    await closesWithin(h2.closed, "the rapid-reset connection");
+    const goaway = h2.frames.find((f) => f.type === FRAME.GOAWAY);
+    expect(goaway?.payload.readUInt32BE(4)).toBe(http2.constants.NGHTTP2_INTERNAL_ERROR);
+    const answered = h2.frames.filter((f) => f.type === FRAME.HEADERS).length;
+    expect(answered).toBeLessThan(100);
     await expectHealthy();
   });
 });
 
 describe("oversized headers", () => {
-  it("HTTP/1.1: a 100 KB header is 431 and the connection is closed", async () => {
-    const { socket, received, closed } = await rawSocket();
+  it("HTTP/1.1: a 100 KB header is 431 and the connection is reset", async () => {
+    const { socket, received, closed, error } = await rawSocket();
     socket.write(`GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Big: ${"a".repeat(100 * 1024)}\r\n\r\n`);
     await closesWithin(closed, "the connection");
-    expect(received().toString("latin1")).toMatch(/^HTTP\/1\.1 431 /);
+    expect(received().toString("latin1")).toMatch(/^HTTP\/1\.1 431 Request Header Fields Too Large\r\nConnection: close\r\n\r\n$/);
+    // Node stops reading at the limit and closes with the rest of the header unread,
+    // so the kernel ends the connection with a reset after the 431
+    expect(error()?.code).toBe("ECONNRESET");
     await expectHealthy();
   });
 
