@@ -75,7 +75,9 @@ const requests = (method: string, protocol: string, code: string) =>
 const durations = (method: string, protocol: string) => `{method="zitadel.user.v2.UserService/${method}",protocol="${protocol}"}`;
 
 function rest(path: string, init: RequestInit = {}): Promise<Response> {
-  return fetch(`${server.url}${path}`, { ...init, headers: { authorization: `Bearer ${server.adminToken}`, ...init.headers } });
+  const headers: Record<string, string> = { authorization: `Bearer ${server.adminToken}` };
+  if (init.body !== undefined) headers["content-type"] = "application/json";
+  return fetch(`${server.url}${path}`, { ...init, headers });
 }
 
 function changePassword(fields: Record<string, string>): Promise<Response> {
