@@ -1,6 +1,8 @@
 /** The REST gateway through the real curl binary, as operators and scripts call ZITADEL. */
 import { execFile } from "node:child_process";
+import { once } from "node:events";
 import fs from "node:fs";
+import * as http2 from "node:http2";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -267,6 +269,77 @@ describe("JSON-only bodies", () => {
   it("is 415 over HTTP/2 as well", async () => {
     const res = await curl("/v2/users/1/password_reset", "--http2-prior-knowledge", ...auth(), "-H", "Content-Type: text/plain", "-d", "{}");
     expectError(res, 415, 3, "GATEWAY-Ct5j8");
+  });
+});
+
+describe("Cache-Control: no-store on every answer that may hold a secret", () => {
+  /** The HTTP/1.1 answer's headers to a fetch. */
+  async function headersOf(urlPath: string, init: RequestInit = {}): Promise<{ status: number; cacheControl: string | null }> {
+    const res = await fetch(`${server.url}${urlPath}`, init);
+    await res.arrayBuffer();
+    return { status: res.status, cacheControl: res.headers.get("cache-control") };
+  }
+  const bearer = () => ({ authorization: `Bearer ${server.adminToken}` });
+  /** A gRPC length-prefixed PasswordResetRequest{user_id, return_code{}}. */
+  const resetFrame = (userId: string) => {
+    const message = Buffer.concat([Buffer.from([0x0a, userId.length]), Buffer.from(userId), Buffer.from([0x22, 0x00])]);
+    return Buffer.concat([Buffer.from([0, 0, 0, 0, message.length]), message]);
+  };
+
+  it("REST: a verification code, and an error", async () => {
+    const userId = await addUser();
+    const res = await curl(`/v2/users/${userId}/password_reset`, ...auth(), ...JSON_BODY, "-d", '{"returnCode":{}}');
+    expect(res.body.verificationCode).toBeDefined();
+    expect(res.headers["cache-control"]).toBe("no-store");
+    expect((await curl("/v2/users/1/password_reset", ...auth(), ...JSON_BODY, "-d", "{")).headers["cache-control"]).toBe("no-store");
+    expect((await curl("/v2/nothing", ...auth())).headers["cache-control"]).toBe("no-store");
+  });
+
+  it("Connect: a verification code, and an error", async () => {
+    const userId = await addUser();
+    const post = (body: string, headers: Record<string, string>) =>
+      headersOf("/zitadel.user.v2.UserService/PasswordReset", { method: "POST", headers: { "content-type": "application/json", ...headers }, body });
+    expect(await post(JSON.stringify({ userId, returnCode: {} }), bearer())).toEqual({ status: 200, cacheControl: "no-store" });
+    expect(await post(JSON.stringify({ userId, returnCode: {} }), {})).toEqual({ status: 401, cacheControl: "no-store" });
+  });
+
+  it("gRPC-web over HTTP/1.1", async () => {
+    const userId = await addUser();
+    const answer = await headersOf("/zitadel.user.v2.UserService/PasswordReset", {
+      method: "POST",
+      headers: { "content-type": "application/grpc-web+proto", ...bearer() },
+      body: resetFrame(userId),
+    });
+    expect(answer).toEqual({ status: 200, cacheControl: "no-store" });
+  });
+
+  it("gRPC over HTTP/2, answers and errors", async () => {
+    const userId = await addUser();
+    const session = http2.connect(server.url);
+    try {
+      const call = async (headers: http2.OutgoingHttpHeaders) => {
+        const stream = session.request({ ":method": "POST", ":path": "/zitadel.user.v2.UserService/PasswordReset", "content-type": "application/grpc", te: "trailers", ...headers });
+        const responded = once(stream, "response") as Promise<[http2.IncomingHttpHeaders]>;
+        stream.end(resetFrame(userId));
+        const [response] = await responded;
+        stream.resume();
+        await once(stream, "close");
+        return response["cache-control"];
+      };
+      expect(await call(bearer())).toBe("no-store");
+      expect(await call({})).toBe("no-store");
+    } finally {
+      session.close();
+    }
+  });
+
+  it("the Auth0 endpoint, the hosted page, health", async () => {
+    const changePassword = await headersOf("/dbconnections/change_password", { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    expect(changePassword).toEqual({ status: 400, cacheControl: "no-store" });
+    expect((await headersOf("/ui/login/password/init?userID=1&code=ABCDEF&orgID=1")).cacheControl).toBe("no-store");
+    expect((await headersOf("/healthz")).cacheControl).toBe("no-store");
+    // the page's script and style carry no secret and are revalidated by their ETag
+    expect((await headersOf("/ui/login/assets/reset.js")).cacheControl).toBe("no-cache");
   });
 });
 

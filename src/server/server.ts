@@ -91,6 +91,9 @@ export function createHandler(app: App, config: Config, logger: Logger): Request
     gatewayOrigin.route(gateway.route),
   ];
   return (req, res) => {
+    // Answers carry codes, tokens and user data, errors echo requests: no cache keeps them.
+    // A route may say otherwise for what holds no secret (the reset page's script and style).
+    res.setHeader("cache-control", "no-store");
     // before the general CORS handler: it answers its own preflight requests, for its applications' origins
     if (auth0(req, res)) return;
     if (cors(req, res)) return;
