@@ -13,6 +13,18 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { UserService } from "../gen/zitadel/user/v2/user_service_pb.js";
+import {
+  closesWithin,
+  FLAG,
+  FRAME,
+  frame,
+  getHeaders,
+  PREFACE,
+  rawH2 as rawH2To,
+  rawSocket as rawSocketTo,
+  rstCodeOf,
+  statusOf,
+} from "./support/raw_http.js";
 import { startTestServer, type TestServer } from "./support/server.js";
 
 const MAX_BODY = 16 * 1024;
@@ -25,8 +37,6 @@ const LIMITS = {
   http2MaxSessionMemoryMiB: 10,
   maxHeaderBytes: 16 * 1024,
 };
-/** Generous bound for "the server gave up on the connection" with the short timeouts above. */
-const GIVES_UP_WITHIN_MS = 5_000;
 
 const PASSWORD_RESET = "/zitadel.user.v2.UserService/PasswordReset";
 const HEALTH_CHECK = "/grpc.health.v1.Health/Check";
@@ -151,142 +161,8 @@ function http1(
   });
 }
 
-interface RawSocket {
-  socket: net.Socket;
-  received: () => Buffer;
-  /** Resolves when the connection is gone, whether the server ended it (FIN) or reset it. */
-  closed: Promise<void>;
-  /** The socket error that came before the close, e.g. ECONNRESET for a reset, or EPIPE for a write after the server's close. */
-  error: () => NodeJS.ErrnoException | undefined;
-}
-
-/** A raw TCP connection that keeps whatever the server sends. */
-async function rawSocket(): Promise<RawSocket> {
-  const socket = net.connect(server.port, "127.0.0.1");
-  socket.setNoDelay(true);
-  const chunks: Buffer[] = [];
-  let error: NodeJS.ErrnoException | undefined;
-  socket.on("data", (chunk: Buffer) => chunks.push(chunk));
-  // events.once() would reject on 'error': a reset is one way for the server to close
-  socket.on("error", (err) => (error ??= err));
-  const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
-  await once(socket, "connect");
-  return { socket, received: () => Buffer.concat(chunks), closed, error: () => error };
-}
-
-/** Resolves when `closed` does, and fails the test when that takes longer than GIVES_UP_WITHIN_MS. */
-async function closesWithin(closed: Promise<unknown>, what: string, ms = GIVES_UP_WITHIN_MS): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`the server did not close ${what} within ${ms} ms`)), ms);
-  });
-  try {
-    await Promise.race([closed, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-// A minimal HTTP/2 framer for what node:http2 refuses to send: more streams than
-// the peer allows, header blocks that never end, oversized header lists.
-
-const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
-const FRAME = { DATA: 0, HEADERS: 1, RST_STREAM: 3, SETTINGS: 4, PING: 6, GOAWAY: 7, CONTINUATION: 9 } as const;
-const FLAG = { END_STREAM: 0x1, ACK: 0x1, END_HEADERS: 0x4 } as const;
-
-function frame(type: number, flags: number, streamId: number, payload: Buffer = Buffer.alloc(0)): Buffer {
-  const head = Buffer.alloc(9);
-  head.writeUIntBE(payload.length, 0, 3);
-  head[3] = type;
-  head[4] = flags;
-  head.writeUInt32BE(streamId, 5);
-  return Buffer.concat([head, payload]);
-}
-
-/** HPACK integer with an N-bit prefix (RFC 7541 5.1). */
-function hpackInt(value: number, prefixBits: number): number[] {
-  const max = (1 << prefixBits) - 1;
-  if (value < max) return [value];
-  const bytes = [max];
-  let rest = value - max;
-  while (rest >= 128) {
-    bytes.push((rest % 128) + 128);
-    rest = Math.floor(rest / 128);
-  }
-  bytes.push(rest);
-  return bytes;
-}
-
-/** A header block of literal fields without indexing or Huffman coding. */
-function headerBlock(headers: [string, string][]): Buffer {
-  return Buffer.concat(
-    headers.flatMap(([name, value]) => [
-      Buffer.from([0x00, ...hpackInt(name.length, 7)]),
-      Buffer.from(name, "latin1"),
-      Buffer.from(hpackInt(value.length, 7)),
-      Buffer.from(value, "latin1"),
-    ]),
-  );
-}
-
-function getHeaders(path: string, extra: [string, string][] = []): Buffer {
-  return headerBlock([[":method", "GET"], [":scheme", "http"], [":authority", "localhost"], [":path", path], ...extra]);
-}
-
-interface Frame {
-  type: number;
-  flags: number;
-  streamId: number;
-  payload: Buffer;
-}
-
-/** A raw HTTP/2 connection: sends the preface and empty SETTINGS, acknowledges the server's (never its PINGs), collects its frames. */
-async function rawH2(): Promise<{ socket: net.Socket; frames: Frame[]; closed: Promise<void>; until: (done: () => boolean) => Promise<void> }> {
-  const { socket, closed } = await rawSocket();
-  const frames: Frame[] = [];
-  let buffer = Buffer.alloc(0);
-  const waiters = new Set<() => void>();
-  socket.on("data", (chunk: Buffer) => {
-    buffer = Buffer.concat([buffer, chunk]);
-    while (buffer.length >= 9) {
-      const length = buffer.readUIntBE(0, 3);
-      if (buffer.length < 9 + length) break;
-      const f = { type: buffer[3]!, flags: buffer[4]!, streamId: buffer.readUInt32BE(5) & 0x7fffffff, payload: buffer.subarray(9, 9 + length) };
-      buffer = buffer.subarray(9 + length);
-      frames.push(f);
-      if (f.type === FRAME.SETTINGS && !(f.flags & FLAG.ACK) && !socket.destroyed) socket.write(frame(FRAME.SETTINGS, FLAG.ACK, 0));
-    }
-    for (const waiter of waiters) waiter();
-  });
-  const until = (done: () => boolean) =>
-    new Promise<void>((resolve, reject) => {
-      const check = () => {
-        if (done()) finish(resolve);
-      };
-      const timer = setTimeout(() => finish(() => reject(new Error("the expected frames did not arrive"))), GIVES_UP_WITHIN_MS);
-      const finish = (then: () => void) => {
-        clearTimeout(timer);
-        waiters.delete(check);
-        then();
-      };
-      waiters.add(check);
-      void closed.then(check);
-      check();
-    });
-  socket.write(Buffer.concat([PREFACE, frame(FRAME.SETTINGS, 0, 0)]));
-  return { socket, frames, closed, until };
-}
-
-/** The :status of a response header block, as nghttp2 encodes it: indexed for 200, else a literal with indexed name. */
-function statusOf(block: Buffer): number | undefined {
-  if (block[0] === 0x88) return 200;
-  if (block[0] === 0x48 && block[1] === 3) return Number(block.subarray(2, 5).toString("latin1"));
-  return undefined;
-}
-
-function rstCodeOf(f: Frame): number {
-  return f.payload.readUInt32BE(0);
-}
+const rawSocket = () => rawSocketTo(server.port);
+const rawH2 = () => rawH2To(server.port);
 
 // ---------------------------------------------------------------- tests
 
@@ -371,6 +247,19 @@ describe("malformed gRPC messages", () => {
     expect(answer.rstCode).toBe(NGHTTP2_NO_ERROR);
     // nothing of the stream lingers on the server: its connection goes idle and is closed
     await closesWithin(once(session, "close"), "the connection after the refused upload");
+    await expectHealthy();
+  });
+
+  it("a 5 MB message from node:http2 is ResourceExhausted, its stream ends with NO_ERROR, and most of it is never sent", async () => {
+    const session = http2.connect(server.url);
+    try {
+      const answer = await h2Post(PASSWORD_RESET, grpcFrame(Buffer.alloc(5 * 1024 * 1024, 0x0a)), {}, session);
+      expect(answer.grpcStatus).toBe(8);
+      expect(answer.rstCode).toBe(NGHTTP2_NO_ERROR);
+      expect(session.socket.bytesWritten).toBeLessThan(1024 * 1024);
+    } finally {
+      session.close();
+    }
     await expectHealthy();
   });
 
