@@ -24,6 +24,8 @@ export interface Gateway {
   route: HttpRoute;
   /** the JSON 404 for every request nothing else answered */
   notFound: (req: HttpRequest, res: JsonResponse) => void;
+  /** whether a path is one of its routes', whatever the method */
+  handles: (path: string) => boolean;
 }
 
 /** Request headers handed on to the call; everything else stays at the edge. */
@@ -83,7 +85,9 @@ export function restGateway({ routes, interceptors, maxBodyBytes }: GatewayOptio
     writeError(res, new GatewayError(Code.NotFound, "GATEWAY-Nf3r8", "Errors.Gateway.NotFound", `No route for ${req.method} ${path}`));
   };
 
-  return { services, route, notFound };
+  const handles = (path: string) => table.some((r) => r.pattern.test(path));
+
+  return { services, route, notFound, handles };
 }
 
 /**
