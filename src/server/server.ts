@@ -79,7 +79,7 @@ export function createHandler(app: App, config: Config, logger: Logger): Request
     fallback: gateway.notFound,
     contextValues: (req) => createContextValues().set(originKey, originOf(req)),
   });
-  const cors = corsHandler(config.corsOrigins);
+  const cors = corsHandler(config.corsOrigins, gateway.methods);
   const changePassword = changePasswordRoute({
     store: app.store,
     users: app.users,

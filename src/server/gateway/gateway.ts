@@ -26,6 +26,8 @@ export interface Gateway {
   notFound: (req: HttpRequest, res: JsonResponse) => void;
   /** whether a path is one of its routes', whatever the method */
   handles: (path: string) => boolean;
+  /** the HTTP methods of its routes, e.g. GET, POST, DELETE */
+  methods: string[];
 }
 
 /** Request headers handed on to the call; everything else stays at the edge. */
@@ -87,7 +89,7 @@ export function restGateway({ routes, interceptors, maxBodyBytes }: GatewayOptio
 
   const handles = (path: string) => table.some((r) => r.pattern.test(path));
 
-  return { services, route, notFound, handles };
+  return { services, route, notFound, handles, methods: [...new Set(table.map((r) => r.httpMethod))] };
 }
 
 /**
