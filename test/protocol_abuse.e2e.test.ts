@@ -21,6 +21,7 @@ import {
   getHeaders,
   PREFACE,
   rawH2 as rawH2To,
+  requestHeaders,
   rawSocket as rawSocketTo,
   rstCodeOf,
   statusOf,
@@ -36,10 +37,13 @@ const LIMITS = {
   http2MaxConcurrentStreams: 100,
   http2MaxSessionMemoryMiB: 10,
   maxHeaderBytes: 16 * 1024,
+  http2KeepAliveIntervalMs: 400,
+  http2KeepAliveTimeoutMs: 400,
 };
 
 const PASSWORD_RESET = "/zitadel.user.v2.UserService/PasswordReset";
 const HEALTH_CHECK = "/grpc.health.v1.Health/Check";
+const HEALTH_WATCH = "/grpc.health.v1.Health/Watch";
 const { NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM, NGHTTP2_CANCEL } = http2.constants;
 
 let server: TestServer;
@@ -614,6 +618,43 @@ describe("slow and idle connections", () => {
     await once(answer, "close");
     expect(answer.rstCode).toBe(NGHTTP2_NO_ERROR);
     await closesWithin(once(session, "close"), "an idle session");
+  });
+
+  it("a client that stops answering while it holds a health Watch is pinged, then closed", async () => {
+    const h2 = await rawH2();
+    h2.socket.write(
+      Buffer.concat([
+        frame(FRAME.HEADERS, FLAG.END_HEADERS, 1, requestHeaders("POST", HEALTH_WATCH, [["content-type", "application/grpc"], ["te", "trailers"]])),
+        frame(FRAME.DATA, FLAG.END_STREAM, 1, grpcFrame(Buffer.alloc(0))),
+      ]),
+    );
+    // the stream is open and watching: its first status has come
+    await h2.until(() => h2.frames.some((f) => f.type === FRAME.DATA && f.streamId === 1 && f.payload.length > 0));
+    // from here on the client sends nothing, and never acknowledges a PING
+    await closesWithin(h2.closed, "a connection whose peer stopped answering");
+    expect(h2.frames.some((f) => f.type === FRAME.PING && !(f.flags & FLAG.ACK))).toBe(true);
+    expect(h2.frames.some((f) => f.type === FRAME.DATA && f.streamId === 1 && f.flags & FLAG.END_STREAM)).toBe(false);
+    await expectHealthy();
+  });
+
+  it("a client that answers the pings keeps its health Watch open", async () => {
+    const session = http2.connect(server.url);
+    session.on("error", () => {});
+    let pings = 0;
+    session.on("ping", () => pings++);
+    try {
+      const watch = session.request({ ":method": "POST", ":path": HEALTH_WATCH, "content-type": "application/grpc", te: "trailers" });
+      watch.on("error", () => {});
+      const first = once(watch, "data");
+      watch.end(grpcFrame(Buffer.alloc(0)));
+      await first;
+      await new Promise((resolve) => setTimeout(resolve, 3 * (LIMITS.http2KeepAliveIntervalMs + LIMITS.http2KeepAliveTimeoutMs)));
+      expect(pings).toBeGreaterThan(0);
+      expect(session.closed || session.destroyed).toBe(false);
+      expect(watch.closed).toBe(false);
+    } finally {
+      session.destroy();
+    }
   });
 
   it("a hundred slow connections at once are all closed, and the server answers meanwhile", async () => {

@@ -22,6 +22,10 @@ export interface ConnectionLimits {
   http2MaxSessionMemoryMiB: number;
   /** Bytes of request headers: the whole header section on HTTP/1.1, the decoded header list on HTTP/2. */
   maxHeaderBytes: number;
+  /** Milliseconds an HTTP/2 connection may send nothing before it is sent a PING; 0 sends none. */
+  http2KeepAliveIntervalMs: number;
+  /** Milliseconds within which a PING must be acknowledged, or the connection is closed. */
+  http2KeepAliveTimeoutMs: number;
 }
 
 export const DEFAULT_CONNECTION_LIMITS: Readonly<ConnectionLimits> = {
@@ -32,6 +36,8 @@ export const DEFAULT_CONNECTION_LIMITS: Readonly<ConnectionLimits> = {
   http2MaxConcurrentStreams: 250,
   http2MaxSessionMemoryMiB: 10,
   maxHeaderBytes: 16 * 1024,
+  http2KeepAliveIntervalMs: 30_000,
+  http2KeepAliveTimeoutMs: 10_000,
 };
 
 /** How often Node checks HTTP/1.1 connections against headersTimeout and requestTimeout, at most. */
@@ -135,7 +141,10 @@ export async function listen(handler: RequestHandler, options: ListenOptions): P
     sessions.add(session);
     session.once("close", () => sessions.delete(session));
     if (closing) session.close();
-    else closeWhenIdle(session, limits);
+    else {
+      closeWhenIdle(session, limits);
+      keepAlive(session, limits);
+    }
   });
 
   await bind(outer, options);
@@ -257,6 +266,44 @@ function closeWhenIdle(session: http2.Http2Session, limits: ConnectionLimits): v
       if (--open === 0 && !session.closed && !session.destroyed) arm(limits.http2IdleTimeoutMs);
     });
   });
+  session.once("close", () => clearTimeout(timer));
+}
+
+/**
+ * Sends a PING on an HTTP/2 connection that has sent nothing for
+ * `http2KeepAliveIntervalMs`, and destroys it when the PING is not acknowledged
+ * within `http2KeepAliveTimeoutMs`. A peer that vanished (a dropped NAT
+ * mapping, a pulled cable, a frozen process) says nothing, and its open
+ * streams, a health Watch among them, would be held for good. Silence is
+ * told by the socket's byte count at each look, so a connection is pinged
+ * after one to two intervals without a frame.
+ */
+function keepAlive(session: http2.Http2Session, limits: ConnectionLimits): void {
+  const interval = limits.http2KeepAliveIntervalMs;
+  if (interval === 0) return;
+  const socket = session.socket;
+  let seen = socket.bytesRead;
+  let timer: NodeJS.Timeout | undefined;
+  const lookAgain = () => {
+    timer = setTimeout(look, interval);
+    timer.unref();
+  };
+  const look = () => {
+    if (session.destroyed || session.closed) return;
+    if (socket.bytesRead !== seen) {
+      seen = socket.bytesRead;
+      return lookAgain();
+    }
+    const unanswered = setTimeout(() => session.destroy(), limits.http2KeepAliveTimeoutMs);
+    unanswered.unref();
+    session.ping((err) => {
+      clearTimeout(unanswered);
+      if (err) return; // the session is going away, or the PING was cancelled with it
+      seen = socket.bytesRead;
+      lookAgain();
+    });
+  };
+  lookAgain();
   session.once("close", () => clearTimeout(timer));
 }
 
