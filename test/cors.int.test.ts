@@ -3,6 +3,7 @@ import * as http2 from "node:http2";
 import { afterEach, describe, expect, it } from "vitest";
 import { corsHandler } from "../src/server/cors.js";
 import { listen, type Listener } from "../src/server/listen.js";
+import { startTestServer } from "./support/server.js";
 
 const ALLOWED = "https://app.example.com";
 
@@ -45,10 +46,10 @@ function request(url: string, method: string, headers: http.OutgoingHttpHeaders)
   });
 }
 
-function preflight(url: string, origin: string) {
+function preflight(url: string, origin: string, method = "POST") {
   return request(url, "OPTIONS", {
     origin,
-    "access-control-request-method": "POST",
+    "access-control-request-method": method,
     "access-control-request-headers": "content-type,connect-protocol-version,authorization",
   });
 }
@@ -145,6 +146,25 @@ describe("corsHandler", () => {
       expect(list(headers["access-control-allow-headers"] as string)).toContain("grpc-timeout");
     } finally {
       session.close();
+    }
+  });
+});
+
+describe("CORS on the server", () => {
+  it("allows the REST routes' methods, DELETE included, besides Connect's GET and POST", async () => {
+    const server = await startTestServer({ config: { corsOrigins: [ALLOWED] } });
+    try {
+      const pre = await preflight(`${server.url}/v2/users/123`, ALLOWED, "DELETE");
+      expect(pre.status).toBe(204);
+      expect(pre.headers["access-control-allow-origin"]).toBe(ALLOWED);
+      expect(list(pre.headers["access-control-allow-methods"]).sort()).toEqual(["delete", "get", "post"]);
+
+      // and the browser's DELETE itself is let through to the gateway
+      const res = await request(`${server.url}/v2/users/123`, "DELETE", { origin: ALLOWED, authorization: `Bearer ${server.adminToken}` });
+      expect(res.status).toBe(404);
+      expect(res.headers["access-control-allow-origin"]).toBe(ALLOWED);
+    } finally {
+      await server.close();
     }
   });
 });

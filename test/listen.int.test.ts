@@ -13,6 +13,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, describe, expect, it } from "vitest";
 import * as tlsModule from "node:tls";
 import { listen, sniffProtocol, type ConnectionLimits, type Listener, type RequestHandler } from "../src/server/listen.js";
+import { FLAG, FRAME, frame, rawH2, rawSocket, requestHeaders, rstCodeOf, statusOf } from "./support/raw_http.js";
 
 const PREFACE = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 const SLOW_MS = 300;
@@ -301,6 +302,67 @@ describe("limits without TLS", () => {
     socket.write("OST /x HTTP/1.1\r\nHost: x\r\n");
     await closedWithin(once(socket, "close"));
     expect(received).toMatch(/^HTTP\/1\.1 408 /);
+  });
+
+  it("a half-sent HTTP/1.1 request gets 408 on every one of 20 fresh listeners", async () => {
+    for (let i = 0; i < 20; i++) {
+      const listener = await start(echoHandler(), undefined, SHORT);
+      const { socket, received, closed } = await rawSocket(listener.port);
+      socket.write("POST /x HTTP/1.1\r\nHost: x\r\n");
+      await closedWithin(closed);
+      expect(received().toString("latin1"), `listener ${i}`).toMatch(/^HTTP\/1\.1 408 /);
+      await listener.close(0);
+    }
+  });
+
+  it("a client that trickles the HTTP/2 preface byte by byte is closed at the headers timeout, not at its end", async () => {
+    const limits = { ...SHORT, headersTimeoutMs: 1_000 };
+    const listener = await start(echoHandler(), undefined, limits);
+    const { socket, closed } = await rawSocket(listener.port);
+    // one byte per half timeout: the preface would take 12 s
+    const preface = Buffer.from(PREFACE, "latin1");
+    let sent = 0;
+    const trickle = setInterval(() => sent < preface.length && socket.writable && socket.write(preface.subarray(sent, ++sent)), limits.headersTimeoutMs / 2);
+    try {
+      await closedWithin(closed, 4 * limits.headersTimeoutMs);
+    } finally {
+      clearInterval(trickle);
+    }
+    expect(sent).toBeLessThan(PREFACE.length);
+  });
+
+  it("an HTTP/2 answer that ends with its headers stops the upload even when the connection is backed up", async () => {
+    const listener = await start(
+      (req, res) => {
+        const r = res as http2.Http2ServerResponse;
+        if (req.url === "/big") return r.end(Buffer.alloc(24 * 1024 * 1024));
+        // a headers-only answer (END_STREAM on the HEADERS frame) before the body arrived
+        r.statusCode = 413;
+        r.end();
+      },
+      undefined,
+      { requestTimeoutMs: 5_000, http2MaxSessionMemoryMiB: 64 },
+    );
+    // windows wide open, so that the server fills the socket with /big while the client does not read
+    const h2 = await rawH2(listener.port, [[4, 2 ** 31 - 1]]);
+    const increment = Buffer.alloc(4);
+    increment.writeUInt32BE(2 ** 31 - 1 - 65_535);
+    h2.socket.write(frame(FRAME.WINDOW_UPDATE, 0, 0, increment));
+    await h2.until(() => h2.frames.some((f) => f.type === FRAME.SETTINGS && f.flags & FLAG.ACK));
+    h2.socket.pause();
+    h2.socket.write(frame(FRAME.HEADERS, FLAG.END_HEADERS | FLAG.END_STREAM, 1, requestHeaders("GET", "/big")));
+    await sleep(300);
+    h2.socket.write(frame(FRAME.HEADERS, FLAG.END_HEADERS, 3, requestHeaders("POST", "/upload")));
+    h2.socket.write(frame(FRAME.DATA, 0, 3, Buffer.alloc(1024)));
+    await sleep(300);
+    h2.socket.resume();
+    await h2.until(() => h2.frames.some((f) => f.type === FRAME.RST_STREAM && f.streamId === 3));
+    const answer = h2.frames.findIndex((f) => f.type === FRAME.HEADERS && f.streamId === 3);
+    const reset = h2.frames.findIndex((f) => f.type === FRAME.RST_STREAM && f.streamId === 3);
+    expect(statusOf(h2.frames[answer]!.payload)).toBe(413);
+    expect(answer).toBeLessThan(reset);
+    expect(rstCodeOf(h2.frames[reset]!)).toBe(http2.constants.NGHTTP2_NO_ERROR);
+    h2.socket.destroy();
   });
 
   it("an HTTP/2 stream whose body never finishes is cancelled", async () => {

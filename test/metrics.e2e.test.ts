@@ -3,6 +3,8 @@
  * rate-limited ones included, the Auth0 endpoint, the event store and the
  * notifier move exactly the series they should.
  */
+import { once } from "node:events";
+import * as http2 from "node:http2";
 import { NotificationType } from "@zitadel/proto/zitadel/user/v2/password_pb.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addApplication } from "../src/command/application/commands.js";
@@ -75,7 +77,9 @@ const requests = (method: string, protocol: string, code: string) =>
 const durations = (method: string, protocol: string) => `{method="zitadel.user.v2.UserService/${method}",protocol="${protocol}"}`;
 
 function rest(path: string, init: RequestInit = {}): Promise<Response> {
-  return fetch(`${server.url}${path}`, { ...init, headers: { authorization: `Bearer ${server.adminToken}`, ...init.headers } });
+  const headers: Record<string, string> = { authorization: `Bearer ${server.adminToken}` };
+  if (init.body !== undefined) headers["content-type"] = "application/json";
+  return fetch(`${server.url}${path}`, { ...init, headers });
 }
 
 function changePassword(fields: Record<string, string>): Promise<Response> {
@@ -197,5 +201,91 @@ describe("counters", () => {
     // the SMS waiting for its retry
     expect(after.get("latchkey_notifier_pending_messages")).toBe(1);
     expect(after.get("latchkey_notifier_oldest_pending_age_seconds")).toBeGreaterThan(0);
+  });
+});
+
+describe("requests refused before they reach a method", () => {
+  const RESET = "/zitadel.user.v2.UserService/PasswordReset";
+  const SECRET = "Hunter2-secret-in-the-body";
+
+  /** A gRPC call over HTTP/2 with one length-prefixed message; its grpc-status. */
+  async function grpc(path: string, message: Buffer, declared = message.length): Promise<string | undefined> {
+    const session = http2.connect(server.url);
+    try {
+      const stream = session.request({ ":method": "POST", ":path": path, "content-type": "application/grpc", te: "trailers", "x-request-id": "refused-grpc" });
+      let status: string | undefined;
+      stream.on("response", (h) => (status ??= h["grpc-status"] as string | undefined));
+      stream.on("trailers", (t) => (status ??= t["grpc-status"] as string | undefined));
+      stream.on("error", () => {});
+      stream.resume();
+      const head = Buffer.alloc(5);
+      head.writeUInt32BE(declared, 1);
+      stream.end(Buffer.concat([head, message]));
+      await once(stream, "close");
+      return status;
+    } finally {
+      session.close();
+    }
+  }
+
+  it("are counted by protocol and status, and logged once each without query or body", async () => {
+    const before = await scrape();
+    const post = (path: string, type: string, body: BodyInit, id: string) =>
+      fetch(`${server.url}${path}`, { method: "POST", headers: { "content-type": type, "x-request-id": id, authorization: `Bearer ${server.adminToken}` }, body }).then((r) => r.status);
+
+    // REST: malformed JSON, no route, wrong method, too large, not JSON
+    expect(await post(`/v2/users/1/password_reset?token=${SECRET}`, "application/json", `{"returnCode": "${SECRET}"`, "refused-json")).toBe(400);
+    expect((await rest(`/v2/nothing?code=${SECRET}`)).status).toBe(404);
+    expect((await rest("/v2/users/1", { method: "PUT" })).status).toBe(405);
+    expect(await post("/v2/users/1/password_reset", "application/json", JSON.stringify({ pad: "x".repeat(1024 * 1024) }), "refused-413")).toBe(413);
+    expect(await post("/v2/users/1/password_reset", "text/plain", `{"returnCode":{},"x":"${SECRET}"}`, "refused-415")).toBe(415);
+    // Connect: protobuf that does not decode, a body over the limit, a procedure that does not exist
+    expect(await post(RESET, "application/proto", Buffer.from([0xff, 0xff, 0xff]), "refused-proto")).toBe(400);
+    expect(await post(RESET, "application/json", JSON.stringify({ userId: "x".repeat(1024 * 1024) }), "refused-connect-size")).toBe(429);
+    expect(await post("/zitadel.user.v2.UserService/Nope", "application/json", "{}", "refused-procedure")).toBe(404);
+    // gRPC: a message over the limit, one that does not decode
+    expect(await grpc(RESET, Buffer.alloc(16), 1 << 30)).toBe("8");
+    expect(await grpc(RESET, Buffer.from([0xff, 0xff, 0xff]))).toBe("3");
+    // gRPC-web: undecodable
+    expect(await post(RESET, "application/grpc-web+proto", Buffer.from([0, 0, 0, 0, 3, 0xff, 0xff, 0xff]), "refused-grpc-web")).toBe(200);
+    // answers that are not refusals
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+    expect((await rest("/v2/users/1")).status).toBe(404); // reached GetUserByID: a call, not a refusal
+
+    const after = await scrape();
+    expect(moved(before, after, "latchkey_requests_refused_total")).toEqual({
+      '{protocol="rest",status="400"}': 1,
+      '{protocol="http",status="404"}': 1,
+      '{protocol="rest",status="405"}': 1,
+      '{protocol="rest",status="413"}': 1,
+      '{protocol="rest",status="415"}': 1,
+      '{protocol="connect",status="400"}': 1,
+      '{protocol="connect",status="429"}': 1,
+      '{protocol="connect",status="404"}': 1,
+      '{protocol="grpc",status="ResourceExhausted"}': 1,
+      '{protocol="grpc",status="InvalidArgument"}': 1,
+      '{protocol="grpc-web",status="InvalidArgument"}': 1,
+    });
+
+    const lines = server.logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === "refused");
+    const line = (requestId: string) => lines.filter((l) => l.requestId === requestId);
+    expect(line("refused-json")).toEqual([expect.objectContaining({ level: 30, method: "POST", path: "/v2/users/1/password_reset", protocol: "rest", status: "400" })]);
+    expect(line("refused-415")).toEqual([expect.objectContaining({ method: "POST", path: "/v2/users/1/password_reset", status: "415" })]);
+    expect(line("refused-proto")).toEqual([expect.objectContaining({ path: RESET, protocol: "connect", status: "400" })]);
+    expect(line("refused-grpc")).toEqual([
+      expect.objectContaining({ path: RESET, protocol: "grpc", status: "ResourceExhausted" }),
+      expect.objectContaining({ path: RESET, protocol: "grpc", status: "InvalidArgument" }),
+    ]);
+    expect(lines.find((l) => l.path === "/v2/nothing")).toMatchObject({ method: "GET", protocol: "http", status: "404", requestId: expect.any(String) });
+    expect(lines.filter((l) => l.requestId === undefined)).toEqual([]);
+    expect(server.logs.filter((l) => l.includes(SECRET))).toEqual([]);
+  });
+
+  it("answer with the request id they were logged under", async () => {
+    const res = await fetch(`${server.url}/v2/nothing`);
+    await res.body?.cancel();
+    const requestId = res.headers.get("x-request-id");
+    expect(requestId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(server.logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.requestId === requestId)).toEqual([expect.objectContaining({ msg: "refused", path: "/v2/nothing" })]);
   });
 });

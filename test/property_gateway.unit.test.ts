@@ -231,7 +231,7 @@ describe("the gateway in process", () => {
       const req = Object.assign(Readable.from(body.length > 0 ? [Buffer.from(body)] : []), {
         method,
         url,
-        headers: { "content-length": String(body.length), ...(authorization !== undefined && { authorization }) },
+        headers: { "content-length": String(body.length), "content-type": "application/json", ...(authorization !== undefined && { authorization }) },
       }) as unknown as HttpRequest;
       let status = 0;
       let headers: Record<string, string> = {};

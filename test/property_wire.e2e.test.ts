@@ -120,7 +120,7 @@ describe("over the wire", () => {
 const call = (method: string, path: string, body?: string | Uint8Array) =>
   fetch(`${server.url}${path}`, {
     method,
-    headers: { authorization: `Bearer ${server.adminToken}` },
+    headers: { authorization: `Bearer ${server.adminToken}`, ...(body !== undefined && { "content-type": "application/json" }) },
     ...(body !== undefined && { body: typeof body === "string" ? body : new Uint8Array(body) }),
   });
 

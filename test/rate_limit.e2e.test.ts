@@ -88,7 +88,7 @@ interface CurlResult {
 }
 
 async function curl(path: string, token: string, body: string): Promise<CurlResult> {
-  const { stdout } = await promisify(execFile)("curl", ["-s", "-i", `${server.url}${path}`, "-H", `Authorization: Bearer ${token}`, "-d", body]);
+  const { stdout } = await promisify(execFile)("curl", ["-s", "-i", `${server.url}${path}`, "-H", `Authorization: Bearer ${token}`, "-H", "Content-Type: application/json", "-d", body]);
   const end = stdout.indexOf("\r\n\r\n");
   const [statusLine, ...lines] = stdout.slice(0, end).split("\r\n");
   const headers = Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf(":")).toLowerCase(), l.slice(l.indexOf(":") + 1).trim()]));

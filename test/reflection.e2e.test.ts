@@ -42,7 +42,7 @@ async function bufCurl(...args: string[]): Promise<{ exitCode: number; stdout: s
 async function addUser(): Promise<string> {
   const res = await fetch(`${server.url}/v2/users/human`, {
     method: "POST",
-    headers: { Authorization: `Bearer ${server.adminToken}` },
+    headers: { Authorization: `Bearer ${server.adminToken}`, "Content-Type": "application/json" },
     body: JSON.stringify({ profile: { givenName: "A", familyName: "B" }, email: { email: `reflect-${Math.random()}@example.com` } }),
   });
   return ((await res.json()) as { userId: string }).userId;

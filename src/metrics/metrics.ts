@@ -9,6 +9,8 @@ import { Code } from "@connectrpc/connect";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
 export type Protocol = "grpc" | "grpc-web" | "connect" | "rest" | "auth0";
+/** How a request refused before any method came: "http" for paths that are neither REST nor RPC. */
+export type RefusalProtocol = "grpc" | "grpc-web" | "connect" | "rest" | "http";
 export type Medium = "email" | "sms";
 export type LimitName = "change_password" | "change_password_ip" | "anonymous_ip" | "reset_user" | "reset_token";
 
@@ -73,6 +75,12 @@ export class Metrics {
     help: "Time from the start of a call to its answer, by method and protocol",
     labelNames: ["method", "protocol"],
     buckets: REQUEST_BUCKETS,
+    registers: [this.registry],
+  });
+  private readonly refusedRequests = new Counter({
+    name: "latchkey_requests_refused_total",
+    help: "Requests answered with an error before they reached a method, by protocol and status (gRPC code name over grpc and grpc-web, else the HTTP status)",
+    labelNames: ["protocol", "status"],
     registers: [this.registry],
   });
   readonly appendDuration = new Histogram({
@@ -175,6 +183,11 @@ export class Metrics {
   http(path: string, protocol: Protocol): RequestSeries {
     return new RequestSeries(this.requests, this.requestDuration, path, protocol, httpStatusLabel);
   }
+
+  /** One request refused before a method; `status` a gRPC code name or an HTTP status. A function of its own, to be handed on as it is. */
+  readonly refused = (protocol: RefusalProtocol, status: string): void => {
+    this.refusedRequests.labels(protocol, status).inc();
+  };
 
   /** A function of its own, to be handed to the notifier as it is. */
   readonly delivery = (outcome: "sent" | "failed" | "retry", medium: Medium): void => {

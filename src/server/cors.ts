@@ -14,13 +14,15 @@ export type CorsHandler = (
  * Adds CORS headers for the given origins ("*" allows any) and answers
  * preflight requests. Returns true when the request has been fully answered.
  * An empty list disables CORS: no headers are added and nothing is answered.
+ * A preflight allows Connect's methods (GET, POST) and `methods`, those of
+ * the routes served besides (the REST gateway's, DELETE among them).
  */
-export function corsHandler(allowedOrigins: readonly string[]): CorsHandler {
+export function corsHandler(allowedOrigins: readonly string[], methods: readonly string[] = []): CorsHandler {
   if (allowedOrigins.length === 0) return () => false;
 
   const middleware = cors({
     origin: allowedOrigins.includes("*") ? "*" : [...allowedOrigins],
-    methods: [...connectCors.allowedMethods],
+    methods: [...new Set([...connectCors.allowedMethods, ...methods])],
     allowedHeaders: [...connectCors.allowedHeaders, "Authorization"],
     exposedHeaders: [
       ...connectCors.exposedHeaders,

@@ -22,6 +22,10 @@ export interface ConnectionLimits {
   http2MaxSessionMemoryMiB: number;
   /** Bytes of request headers: the whole header section on HTTP/1.1, the decoded header list on HTTP/2. */
   maxHeaderBytes: number;
+  /** Milliseconds an HTTP/2 connection may send nothing before it is sent a PING; 0 sends none. */
+  http2KeepAliveIntervalMs: number;
+  /** Milliseconds within which a PING must be acknowledged, or the connection is closed. */
+  http2KeepAliveTimeoutMs: number;
 }
 
 export const DEFAULT_CONNECTION_LIMITS: Readonly<ConnectionLimits> = {
@@ -32,6 +36,8 @@ export const DEFAULT_CONNECTION_LIMITS: Readonly<ConnectionLimits> = {
   http2MaxConcurrentStreams: 250,
   http2MaxSessionMemoryMiB: 10,
   maxHeaderBytes: 16 * 1024,
+  http2KeepAliveIntervalMs: 30_000,
+  http2KeepAliveTimeoutMs: 10_000,
 };
 
 /** How often Node checks HTTP/1.1 connections against headersTimeout and requestTimeout, at most. */
@@ -135,7 +141,10 @@ export async function listen(handler: RequestHandler, options: ListenOptions): P
     sessions.add(session);
     session.once("close", () => sessions.delete(session));
     if (closing) session.close();
-    else closeWhenIdle(session, limits);
+    else {
+      closeWhenIdle(session, limits);
+      keepAlive(session, limits);
+    }
   });
 
   await bind(outer, options);
@@ -178,8 +187,9 @@ export async function listen(handler: RequestHandler, options: ListenOptions): P
  * What Node's HTTP/1.1 server does for each request, for an HTTP/2 stream: the
  * request must arrive completely within `requestTimeoutMs`, or the stream is
  * cancelled. And a response complete before its request asks the client to
- * stop sending (RST_STREAM NO_ERROR, RFC 9113 8.1) instead of leaving the
- * stream open for a body nobody reads.
+ * stop sending (RST_STREAM NO_ERROR, RFC 9113 8.1, as grpc-go does) instead of
+ * leaving the stream open for a body nobody reads: a client that has sent its
+ * flow-control window waits for that reset to end its stream.
  */
 function guardStream(stream: http2.ServerHttp2Stream, requestTimeoutMs: number): void {
   const remoteClosed = () => stream.state.remoteClose === 1;
@@ -200,14 +210,35 @@ function guardStream(stream: http2.ServerHttp2Stream, requestTimeoutMs: number):
     stream.removeAllListeners("data");
     stream.resume();
   });
-  const stopRequest = () => {
-    if (!stream.destroyed && !stream.closed && !remoteClosed()) stream.close(http2.constants.NGHTTP2_NO_ERROR);
+  stream.once("finish", () => resetOnceAnswered(stream));
+}
+
+/** Looks of resetOnceAnswered() on the next turns before it waits between them. */
+const ANSWER_SENT_QUICK_LOOKS = 8;
+const ANSWER_SENT_LOOK_MS = 10;
+
+/**
+ * Resets the stream with NO_ERROR once the frame that ends its response
+ * (HEADERS or DATA with END_STREAM, or trailers) has gone out, unless the
+ * request has ended by then. Any earlier, nghttp2 would send the reset first
+ * and the client would lose the end of the answer; Node tells of no such
+ * frame, so the stream's state is looked at until it says so. The frame may
+ * wait behind others on a connection whose peer reads slowly.
+ */
+function resetOnceAnswered(stream: http2.ServerHttp2Stream): void {
+  let looks = 0;
+  const look = () => {
+    if (stream.destroyed || stream.closed) return;
+    const { localClose, remoteClose } = stream.state;
+    if (remoteClose === 1) return;
+    if (localClose === 1) {
+      stream.close(http2.constants.NGHTTP2_NO_ERROR);
+      return;
+    }
+    if (++looks < ANSWER_SENT_QUICK_LOOKS) setImmediate(look);
+    else setTimeout(look, ANSWER_SENT_LOOK_MS).unref();
   };
-  // A response with a body ends with trailers, which sendTrailers() submits
-  // on the next turn; the reset has to follow them, or it overtakes them.
-  stream.once("wantTrailers", () => setImmediate(stopRequest));
-  // A response that ended with its headers has nothing left to send once they are out.
-  stream.once("finish", () => setImmediate(() => stream.headersSent && !stream.destroyed && stream.state.localClose === 1 && stopRequest()));
+  setImmediate(look);
 }
 
 /**
@@ -238,6 +269,44 @@ function closeWhenIdle(session: http2.Http2Session, limits: ConnectionLimits): v
   session.once("close", () => clearTimeout(timer));
 }
 
+/**
+ * Sends a PING on an HTTP/2 connection that has sent nothing for
+ * `http2KeepAliveIntervalMs`, and destroys it when the PING is not acknowledged
+ * within `http2KeepAliveTimeoutMs`. A peer that vanished (a dropped NAT
+ * mapping, a pulled cable, a frozen process) says nothing, and its open
+ * streams, a health Watch among them, would be held for good. Silence is
+ * told by the socket's byte count at each look, so a connection is pinged
+ * after one to two intervals without a frame.
+ */
+function keepAlive(session: http2.Http2Session, limits: ConnectionLimits): void {
+  const interval = limits.http2KeepAliveIntervalMs;
+  if (interval === 0) return;
+  const socket = session.socket;
+  let seen = socket.bytesRead;
+  let timer: NodeJS.Timeout | undefined;
+  const lookAgain = () => {
+    timer = setTimeout(look, interval);
+    timer.unref();
+  };
+  const look = () => {
+    if (session.destroyed || session.closed) return;
+    if (socket.bytesRead !== seen) {
+      seen = socket.bytesRead;
+      return lookAgain();
+    }
+    const unanswered = setTimeout(() => session.destroy(), limits.http2KeepAliveTimeoutMs);
+    unanswered.unref();
+    session.ping((err) => {
+      clearTimeout(unanswered);
+      if (err) return; // the session is going away, or the PING was cancelled with it
+      seen = socket.bytesRead;
+      lookAgain();
+    });
+  };
+  lookAgain();
+  session.once("close", () => clearTimeout(timer));
+}
+
 /** The size of a header list as SETTINGS_MAX_HEADER_LIST_SIZE counts it (RFC 9113 6.5.2). */
 function headerListSize(rawHeaders: string[]): number {
   let size = 0;
@@ -262,8 +331,18 @@ function http2Settings(limits: ConnectionLimits): http2.ServerOptions {
   };
 }
 
+/** What Node's HTTP/1.1 server answers when a request's headers took too long. */
+const REQUEST_TIMEOUT_RESPONSE = "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n";
+
 function createCleartextServers(handler: RequestHandler, limits: ConnectionLimits): Servers {
   const http1 = http.createServer(http1Options(limits));
+  // Connections whose first request has yet to show its complete headers, and their deadlines.
+  const awaitingHeaders = new Map<net.Socket, NodeJS.Timeout>();
+  const headersComplete = (socket: net.Socket) => {
+    clearTimeout(awaitingHeaders.get(socket));
+    awaitingHeaders.delete(socket);
+  };
+  http1.on("request", (req: http.IncomingMessage) => headersComplete(req.socket));
   http1.on("request", handler);
   const h2 = http2.createServer(http2Settings(limits));
   h2.on("request", handler);
@@ -271,6 +350,17 @@ function createCleartextServers(handler: RequestHandler, limits: ConnectionLimit
   const sniffing = new Set<net.Socket>();
   const outer = net.createServer({ noDelay: true }, (socket) => {
     sniffing.add(socket);
+    // One deadline from the connection's start to its protocol and, on HTTP/1.1, to the
+    // headers of its first request. A timeout that bytes reset would let a client that
+    // trickles the HTTP/2 preface hold the connection for good, and Node's own headers
+    // timer only starts once the socket is handed to its server.
+    const deadline = setTimeout(() => {
+      awaitingHeaders.delete(socket);
+      if (!sniffing.has(socket) && socket.writable && socket.bytesWritten === 0) socket.write(REQUEST_TIMEOUT_RESPONSE);
+      socket.destroy();
+    }, limits.headersTimeoutMs);
+    deadline.unref();
+    awaitingHeaders.set(socket, deadline);
     let head = Buffer.alloc(0);
     const abort = () => socket.destroy();
     const onReadable = () => {
@@ -282,15 +372,18 @@ function createCleartextServers(handler: RequestHandler, limits: ConnectionLimit
       socket.off("readable", onReadable);
       socket.off("error", abort);
       socket.off("end", abort);
-      socket.setTimeout(0, abort);
       socket.unshift(head);
+      // an HTTP/2 session has its own deadline for its first stream (closeWhenIdle)
+      if (protocol === "h2") headersComplete(socket);
       (protocol === "h2" ? h2 : http1).emit("connection", socket);
     };
     socket.on("readable", onReadable);
     socket.on("error", abort);
     socket.on("end", abort);
-    socket.once("close", () => sniffing.delete(socket));
-    socket.setTimeout(limits.headersTimeoutMs, abort);
+    socket.once("close", () => {
+      sniffing.delete(socket);
+      headersComplete(socket);
+    });
   });
   return { outer, http1, http2: h2, sniffing };
 }

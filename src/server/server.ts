@@ -29,6 +29,7 @@ import { listen, type RequestHandler } from "./listen.js";
 import { malformedRequestGate } from "./malformed_request.js";
 import { openApiRoute } from "./openapi.js";
 import { reflection } from "./reflection.js";
+import { refusals } from "./refusals.js";
 
 export interface RunningServer {
   readonly url: string;
@@ -53,7 +54,10 @@ export function createHandler(app: App, config: Config, logger: Logger): Request
     router.service(Health, healthService(app.store, { services: [UserService.typeName, UserServiceV2beta.typeName] }));
     reflection(router);
   };
+  // requests refused before a method reach none of the interceptors: logged and counted apart
+  const refused = refusals({ logger, isRestPath: (path) => gateway.handles(path), ...(app.metrics && { count: app.metrics.refused }) });
   const interceptors = (protocol?: "rest") => [
+    refused.interceptor,
     ...(app.metrics ? [metricsInterceptor(app.metrics, protocol)] : []),
     loggingInterceptor(logger, protocol),
     rateLimitHeadersInterceptor(),
@@ -72,11 +76,14 @@ export function createHandler(app: App, config: Config, logger: Logger): Request
     routes,
     interceptors: interceptors(),
     readMaxBytes: config.maxBodyBytes,
-    requestGate: malformedRequestGate,
+    requestGate: (context) => {
+      malformedRequestGate(context);
+      refused.gate(context);
+    },
     fallback: gateway.notFound,
     contextValues: (req) => createContextValues().set(originKey, originOf(req)),
   });
-  const cors = corsHandler(config.corsOrigins);
+  const cors = corsHandler(config.corsOrigins, gateway.methods);
   const changePassword = changePasswordRoute({
     store: app.store,
     users: app.users,
@@ -99,11 +106,16 @@ export function createHandler(app: App, config: Config, logger: Logger): Request
     gatewayOrigin.route(gateway.route),
   ];
   return (req, res) => {
+    // Answers carry codes, tokens and user data, errors echo requests: no cache keeps them.
+    // A route may say otherwise for what holds no secret (the reset page's script and style).
+    res.setHeader("cache-control", "no-store");
     // before the general CORS handler: it answers its own preflight requests, for its applications' origins
     if (auth0(req, res)) return;
-    if (cors(req, res)) return;
-    for (const route of httpRoutes) if (route(req, res)) return;
-    rpc(req, res);
+    refused.observe(req, res, () => {
+      if (cors(req, res)) return;
+      for (const route of httpRoutes) if (route(req, res)) return;
+      rpc(req, res);
+    });
   };
 }
 

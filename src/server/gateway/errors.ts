@@ -42,6 +42,12 @@ export function methodNotAllowed(method: string | undefined, path: string, allow
   return new GatewayError(Code.Unimplemented, "GATEWAY-Mn6a2", "Errors.Gateway.MethodNotAllowed", text, 405);
 }
 
+export function unsupportedMediaType(contentType: string | undefined): GatewayError {
+  const given = contentType === undefined ? "no Content-Type" : `Content-Type ${contentType}`;
+  const text = `request body must be sent as application/json, not with ${given}`;
+  return new GatewayError(Code.InvalidArgument, "GATEWAY-Ct5j8", "Errors.Gateway.UnsupportedMediaType", text, 415);
+}
+
 export function writeError(res: JsonResponse, err: unknown, headers: Record<string, string> = {}): void {
   const error = toConnectError(err);
   const status = (err instanceof GatewayError && err.status) || HTTP_STATUS[error.code];

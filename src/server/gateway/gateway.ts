@@ -6,8 +6,8 @@
 import { toJson, type DescService } from "@bufbuild/protobuf";
 import { Code, createRouterTransport, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
 import type { HttpRoute } from "../server.js";
-import { GatewayError, methodNotAllowed, writeError } from "./errors.js";
-import { BodyTooLargeError, callHeaders, readBodyBytes, requestUrl, sendJson, type HttpRequest, type HttpResponse, type JsonResponse } from "./http.js";
+import { GatewayError, methodNotAllowed, unsupportedMediaType, writeError } from "./errors.js";
+import { BodyTooLargeError, callHeaders, isJsonContentType, readBodyBytes, requestUrl, sendJson, type HttpRequest, type HttpResponse, type JsonResponse } from "./http.js";
 import { decodeBody, requestMessage } from "./request.js";
 import { restRoutes, type RestRoute } from "./routes.js";
 
@@ -24,6 +24,10 @@ export interface Gateway {
   route: HttpRoute;
   /** the JSON 404 for every request nothing else answered */
   notFound: (req: HttpRequest, res: JsonResponse) => void;
+  /** whether a path is one of its routes', whatever the method */
+  handles: (path: string) => boolean;
+  /** the HTTP methods of its routes, e.g. GET, POST, DELETE */
+  methods: string[];
 }
 
 /** Request headers handed on to the call; everything else stays at the edge. */
@@ -43,7 +47,7 @@ export function restGateway({ routes, interceptors, maxBodyBytes }: GatewayOptio
 
   async function serve(route: RestRoute, captures: string[], req: HttpRequest, res: HttpResponse, url: URL) {
     try {
-      const body = route.body === "" ? "" : decodeBody(await readBodyBytes(req, maxBodyBytes));
+      const body = route.body === "" ? "" : jsonBody(req, await readBodyBytes(req, maxBodyBytes));
       const input = requestMessage(route, body, captures, url.searchParams);
       const header = new Headers();
       for (const name of FORWARDED_HEADERS) {
@@ -83,7 +87,20 @@ export function restGateway({ routes, interceptors, maxBodyBytes }: GatewayOptio
     writeError(res, new GatewayError(Code.NotFound, "GATEWAY-Nf3r8", "Errors.Gateway.NotFound", `No route for ${req.method} ${path}`));
   };
 
-  return { services, route, notFound };
+  const handles = (path: string) => table.some((r) => r.pattern.test(path));
+
+  return { services, route, notFound, handles, methods: [...new Set(table.map((r) => r.httpMethod))] };
+}
+
+/**
+ * The text of a body sent as JSON. Anything else is refused rather than parsed
+ * anyway: a form or text/plain is what a browser posts cross-site without a
+ * preflight. An empty body has nothing to misread and may come without a type.
+ */
+function jsonBody(req: HttpRequest, bytes: Buffer): string {
+  const contentType = req.headers["content-type"];
+  if (bytes.length > 0 && !isJsonContentType(contentType)) throw unsupportedMediaType(contentType);
+  return decodeBody(bytes);
 }
 
 /** Fetch's Headers refuses NUL, CR, LF and characters past U+00FF with a TypeError. */

@@ -64,6 +64,17 @@ export function readBodyBytes(req: HttpRequest, maxBytes: number): Promise<Buffe
   });
 }
 
+/**
+ * Whether a Content-Type names JSON: application/json or a +json structured
+ * syntax suffix (RFC 6839), parameters such as charset allowed, in any case.
+ * None of these is one a browser may send cross-site without a CORS preflight.
+ */
+export function isJsonContentType(contentType: string | undefined): boolean {
+  if (contentType === undefined) return false;
+  const essence = contentType.split(";", 1)[0]!.trim().toLowerCase();
+  return essence === "application/json" || /^application\/[!#$&^_.+\w-]+\+json$/.test(essence);
+}
+
 /** The request's URL; the path stays as sent, even when it starts with "//". */
 export function requestUrl(req: HttpRequest): URL {
   const raw = req.url ?? "/";
