@@ -89,7 +89,7 @@ describe("help and errors", () => {
   it("an unusable data directory is one clear line", async () => {
     const file = path.join(freshDir(), "a-file");
     fs.writeFileSync(file, "");
-    const out = await runCli(["start", "--data-dir", path.join(file, "data")]);
+    const out = await runCli(["start", "--port", "0", "--data-dir", path.join(file, "data")]);
     expect(out.code).toBe(1);
     expect(out.stderr.trim()).toMatch(/^latchkey: data directory .* is not usable \(ENOTDIR\)$/);
   });
