@@ -25,7 +25,7 @@ function dir(): string {
 }
 
 async function instance(): Promise<SqliteEventStore> {
-  const store = openSqliteEventStore({ file: ":memory:" });
+  const store = openSqliteEventStore({ file: path.join(dir(), "latchkey.db") });
   stores.push(store);
   await setupInstance(store);
   return store;

@@ -1,7 +1,10 @@
 /** The notifier loop against a real SQLite store, with a fake provider, an injected clock and retry delay. */
 import { randomBytes } from "node:crypto";
 import { afterEach, expect, it } from "vitest";
-import { AggregateLocks } from "../src/command/aggregate_lock.js";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { Aggregates } from "../src/command/aggregates.js";
 import { UserEvents } from "../src/command/user/events.js";
 import { CodeCipher } from "../src/crypto/code_cipher.js";
 import { openSqliteEventStore, type SqliteEventStore } from "../src/eventstore/sqlite.js";
@@ -11,6 +14,11 @@ import { startNotifier, type Notifier } from "../src/notification/notifier.js";
 import { DeliveryError, type EmailMessage, type Provider } from "../src/notification/providers/provider.js";
 import { sqliteNotificationState } from "../src/notification/state.js";
 import { waitUntil } from "./support/notification.js";
+
+/** a fresh database file: the event store's writer thread and its readers share it */
+function tempFile(): string {
+  return path.join(fs.mkdtempSync(path.join(os.tmpdir(), "latchkey-notifier-")), "latchkey.db");
+}
 
 const cipher = new CodeCipher([randomBytes(32)]);
 let now = new Date("2026-05-01T08:00:00Z");
@@ -35,12 +43,12 @@ function fakeEmail() {
 }
 
 function setup(retryDelay: (failures: number) => number = () => 60_000, pollMs = 5) {
-  const store = openSqliteEventStore({ file: ":memory:", now: clock });
+  const store = openSqliteEventStore({ file: tempFile(), now: clock });
   const email = fakeEmail();
   const notifier = startNotifier({
     store,
     state: sqliteNotificationState(store.db),
-    locks: new AggregateLocks(),
+    aggregates: new Aggregates(store),
     cipher,
     templates: loadTemplates(),
     providers: { email: email.provider, sms: { name: "none", send: async () => undefined } },
@@ -127,14 +135,14 @@ it("a hanging delivery does not hold up the next one", async () => {
 });
 
 it("a finished delivery frees its slot for the next due message at once, not at the next poll", async () => {
-  const store = openSqliteEventStore({ file: ":memory:", now: clock });
+  const store = openSqliteEventStore({ file: tempFile(), now: clock });
   // 20 messages wait before the notifier starts; its first poll is at start, the next a minute later
   for (let i = 0; i < 20; i++) await userWithCode(store, `u${i}`, `u${i}@example.com`);
   const sent: string[] = [];
   const notifier = startNotifier({
     store,
     state: sqliteNotificationState(store.db),
-    locks: new AggregateLocks(),
+    aggregates: new Aggregates(store),
     cipher,
     templates: loadTemplates(),
     providers: { email: { name: "instant", send: async (m) => void sent.push(m.to) }, sms: { name: "none", send: async () => undefined } },

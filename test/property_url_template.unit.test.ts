@@ -5,7 +5,7 @@
 import { Code } from "@connectrpc/connect";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { AggregateLocks } from "../src/command/aggregate_lock.js";
+import { Aggregates } from "../src/command/aggregates.js";
 import type { CommandDeps } from "../src/command/deps.js";
 import {
   MAX_URL_TEMPLATE_LENGTH,
@@ -142,7 +142,7 @@ describe("URL templates through the PasswordReset command", () => {
   const unusable = new Proxy({}, { get: () => () => Promise.reject(storeReached) });
   const deps = {
     store: unusable,
-    locks: new AggregateLocks(),
+    aggregates: new Aggregates(unusable as never),
     clock: () => new Date(0),
     cipher: { encrypt: () => ({}) },
     hasher: unusable,

@@ -9,13 +9,13 @@ import { sqliteRateLimitStore } from "../src/ratelimit/store.js";
 const dirs: string[] = [];
 const stores: SqliteEventStore[] = [];
 
-function open(file?: string, sharedWriters = false): SqliteEventStore {
+function open(file?: string): SqliteEventStore {
   if (!file) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "latchkey-limits-"));
     dirs.push(dir);
     file = path.join(dir, "latchkey.db");
   }
-  const store = openSqliteEventStore({ file, sharedWriters });
+  const store = openSqliteEventStore({ file });
   stores.push(store);
   return store;
 }

@@ -1,4 +1,5 @@
 import { Code } from "@connectrpc/connect";
+import { Aggregates } from "../src/command/aggregates.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readPasswordPolicies, setPasswordPolicy } from "../src/command/org/password_policy.js";
 import { UserEvents } from "../src/command/user/events.js";
@@ -278,12 +279,12 @@ describe("latchkey policy set", () => {
       const out = await runCli(["policy", "set", "--org", orgId, "--min-length", "10", "--no-symbol", "--no-uppercase", "--data-dir", dataDir]);
       expect(out).toMatchObject({ code: 0, stderr: "" });
       expect(JSON.parse(out.stdout)).toEqual({ minLength: 10, hasUppercase: false, hasLowercase: true, hasNumber: true, hasSymbol: false, maxPasswordAttempts: 10 });
-      expect(await readPasswordPolicies(target.server.app.store, orgId)).toEqual({
+      expect(await readPasswordPolicies(new Aggregates(target.server.app.store), orgId)).toEqual({
         complexity: { minLength: 10, hasUppercase: false, hasLowercase: true, hasNumber: true, hasSymbol: false },
         lockout: { maxPasswordAttempts: 10 },
       });
       // other organizations keep the instance defaults
-      expect((await readPasswordPolicies(target.server.app.store, await target.operator.addOrg("other"))).complexity.minLength).toBe(8);
+      expect((await readPasswordPolicies(new Aggregates(target.server.app.store), await target.operator.addOrg("other"))).complexity.minLength).toBe(8);
       expect(await runCli(["policy", "set", "--org", "404", "--data-dir", dataDir])).toMatchObject({ code: 1 });
       expect(await runCli(["policy", "set", "--org", orgId, "--min-length", "x", "--data-dir", dataDir])).toMatchObject({ code: 2 });
     } finally {

@@ -1,7 +1,7 @@
 import type { CodeCipher } from "../crypto/code_cipher.js";
 import type { PasswordHasher } from "../crypto/passwords.js";
 import type { EventStore } from "../eventstore/eventstore.js";
-import type { AggregateLocks } from "./aggregate_lock.js";
+import type { Aggregates } from "./aggregates.js";
 
 export interface CodeSettings {
   length: number;
@@ -13,7 +13,7 @@ export interface CodeSettings {
 /** Everything commands need, passed in so tests choose the clock and the store. */
 export interface CommandDeps {
   store: EventStore;
-  locks: AggregateLocks;
+  aggregates: Aggregates;
   clock: () => Date;
   cipher: CodeCipher;
   hasher: PasswordHasher;

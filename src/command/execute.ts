@@ -1,14 +1,14 @@
 import {
   ConcurrencyError,
   type AggregateRef,
-  type EventStore,
   type Lookup,
   type NewEvent,
   type StoredEvent,
   type UniqueConstraint,
 } from "../eventstore/eventstore.js";
 import { unavailable } from "../errors/errors.js";
-import type { AggregateLocks } from "./aggregate_lock.js";
+import type { Aggregates } from "./aggregates.js";
+import type { WriteModel } from "./write_model.js";
 
 export interface Decision {
   events: NewEvent[];
@@ -34,20 +34,20 @@ const MAX_ATTEMPTS = 10;
  * without events appends nothing (stored is empty).
  */
 export async function execute<S extends { sequence: number; orgId: string }>(
-  store: EventStore,
-  locks: AggregateLocks,
+  aggregates: Aggregates,
   aggregate: AggregateRef,
-  fold: (events: readonly StoredEvent[]) => S,
+  model: WriteModel<S>,
   decide: (state: S) => Decision,
 ): Promise<Executed<S>> {
-  return locks.run(`${aggregate.type}/${aggregate.id}`, async () => {
+  return aggregates.serialize(aggregate, async () => {
     for (let attempt = 1; ; attempt++) {
-      const state = fold(await store.readAggregate(aggregate));
+      const state = await aggregates.load(aggregate, model);
       const decision = decide(state);
       // a decision that changes nothing reads but does not write
       if (decision.events.length === 0) return { state, stored: [] };
+      const snapshot = aggregates.snapshotFor(aggregate, model, state);
       try {
-        const stored = await store.append([
+        const stored = await aggregates.store.append([
           {
             aggregate,
             resourceOwner: decision.resourceOwner ?? state.orgId,
@@ -57,8 +57,10 @@ export async function execute<S extends { sequence: number; orgId: string }>(
             ...(decision.removeUnique && { removeUnique: decision.removeUnique }),
             ...(decision.addLookup && { addLookup: decision.addLookup }),
             ...(decision.removeLookup && { removeLookup: decision.removeLookup }),
+            ...(snapshot && { snapshot }),
           },
         ]);
+        aggregates.appended(aggregate, model, state, stored, snapshot);
         return { state, stored };
       } catch (err) {
         if (!(err instanceof ConcurrencyError)) throw err;

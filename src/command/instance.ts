@@ -8,13 +8,13 @@ import { newId } from "../crypto/ids.js";
 import { generateToken, hashToken } from "../crypto/tokens.js";
 import { alreadyExists, invalidArgument, notFound } from "../errors/errors.js";
 import { ConcurrencyError, UniqueConstraintError, type EventStore } from "../eventstore/eventstore.js";
-import { AggregateLocks } from "./aggregate_lock.js";
+import { Aggregates } from "./aggregates.js";
 import { execute } from "./execute.js";
-import { ORG_AGGREGATE, OrgEvents, foldOrg } from "./org/events.js";
+import { ORG_AGGREGATE, OrgEvents, foldOrg, orgModel } from "./org/events.js";
 import { OPERATOR, type Principal } from "./permissions.js";
 import { usernameConstraint } from "./user/commands.js";
 import { decideReactivate, decideUnlock } from "./user/decide.js";
-import { USER_AGGREGATE, UserEvents, foldUser, type Role } from "./user/events.js";
+import { USER_AGGREGATE, UserEvents, foldUser, userModel, type Role } from "./user/events.js";
 
 export const INSTANCE_AGGREGATE = "instance";
 export const INSTANCE_ID = "default";
@@ -77,13 +77,13 @@ export async function authenticate(store: EventStore, token: string): Promise<Pr
 }
 
 export function createOperatorCommands(store: EventStore) {
-  const locks = new AggregateLocks();
+  const aggregates = new Aggregates(store);
   const event = (type: string, payload: Record<string, unknown>) => [{ type, payload, editor: SYSTEM }];
 
   async function addOrg(name: string): Promise<string> {
     if (name.trim() === "") throw invalidArgument("INSTANCE-n4Me0", "Errors.Org.Invalid", "Organization name must not be empty");
     const orgId = newId();
-    await execute(store, locks, { type: ORG_AGGREGATE, id: orgId }, foldOrg, () => ({
+    await execute(aggregates, { type: ORG_AGGREGATE, id: orgId }, orgModel, () => ({
       events: event(OrgEvents.added, { name }),
       resourceOwner: orgId,
     }));
@@ -95,7 +95,7 @@ export function createOperatorCommands(store: EventStore) {
     if (!org.exists) throw notFound("INSTANCE-0rg4f", "Errors.Org.NotFound", "Organization could not be found");
     const userId = newId();
     try {
-      await execute(store, locks, { type: USER_AGGREGATE, id: userId }, foldUser, () => ({
+      await execute(aggregates, { type: USER_AGGREGATE, id: userId }, userModel, () => ({
         events: event(UserEvents.machineAdded, { username, name: username, description: "", role }),
         resourceOwner: orgId,
         addUnique: [usernameConstraint(orgId, username)],
@@ -111,7 +111,7 @@ export function createOperatorCommands(store: EventStore) {
 
   async function addToken(userId: string): Promise<string> {
     const token = generateToken();
-    await execute(store, locks, { type: USER_AGGREGATE, id: userId }, foldUser, (user) => {
+    await execute(aggregates, { type: USER_AGGREGATE, id: userId }, userModel, (user) => {
       if (!user.exists || user.kind !== "machine" || user.state === "deleted") {
         throw notFound("INSTANCE-Tk9u2", "Errors.User.NotFound", "Machine user could not be found");
       }
@@ -123,7 +123,7 @@ export function createOperatorCommands(store: EventStore) {
   /** Unlocks or reactivates a user as the operator: any user, whatever its role. */
   function restore(decide: typeof decideUnlock) {
     return async (userId: string): Promise<{ userId: string; state: string }> => {
-      await execute(store, locks, { type: USER_AGGREGATE, id: userId }, foldUser, (user) => ({ events: decide(user, OPERATOR, userId) }));
+      await execute(aggregates, { type: USER_AGGREGATE, id: userId }, userModel, (user) => ({ events: decide(user, OPERATOR, userId) }));
       return { userId, state: foldUser(await store.readAggregate({ type: USER_AGGREGATE, id: userId })).state };
     };
   }

@@ -54,6 +54,20 @@ export interface AggregateWrite {
   readonly addLookup?: readonly Lookup[];
   /** lookup values that no longer lead to this aggregate; other aggregates keep theirs */
   readonly removeLookup?: readonly Lookup[];
+  /** the aggregate's folded state at `expectedSequence`, stored with the events */
+  readonly snapshot?: Snapshot;
+}
+
+/**
+ * A write model's state folded up to `sequence`, serialized by the model
+ * (see src/command/write_model.ts). The store keeps the newest per aggregate
+ * and model; readers fold only the events after it.
+ */
+export interface Snapshot {
+  /** the write model's name and version, e.g. "user@1" */
+  readonly model: string;
+  readonly sequence: number;
+  readonly state: Uint8Array;
 }
 
 export interface StoredEvent {
@@ -77,8 +91,13 @@ export interface EventStore {
    * @throws UniqueConstraintError when a unique value is already taken
    */
   append(writes: readonly AggregateWrite[]): Promise<StoredEvent[]>;
-  /** All events of one aggregate in sequence order ([] when it does not exist). */
-  readAggregate(aggregate: AggregateRef): Promise<StoredEvent[]>;
+  /**
+   * The events of one aggregate with a sequence greater than `afterSequence`
+   * (default 0: all of them), in sequence order ([] when there are none).
+   */
+  readAggregate(aggregate: AggregateRef, afterSequence?: number): Promise<StoredEvent[]>;
+  /** The newest snapshot of the aggregate for this model ("name@version"), if one was stored. */
+  readSnapshot(aggregate: AggregateRef, model: string): Promise<Snapshot | undefined>;
   /** Up to `limit` events with a position greater than `position`, in order. */
   readAfter(position: number, limit: number): Promise<StoredEvent[]>;
   /** The id of the aggregate that holds a unique value, if any. */

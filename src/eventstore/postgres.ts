@@ -12,10 +12,11 @@
  * gap). PostgreSQL makes a commit visible before it releases the transaction's
  * locks, so the next holder's position is always the later one.
  *
- * The checks that may run side by side (expected sequences, unique values,
- * lookups) come before the lock; only the INSERT of the events and the COMMIT
- * are serialised per instance. The cost: one instance's appends commit one at
- * a time, so their rate is bounded by the commit latency (fsync included).
+ * The lock is taken at the start of the transaction, so one instance's
+ * transactions commit one at a time. Within a process, appends that arrive
+ * while a transaction is under way go together in the next one (group commit,
+ * each in a savepoint of its own), so one commit and its fsync serve them all
+ * and the rate grows with the load instead of being bounded by commit latency.
  *
  * The alternative, recording `pg_current_xact_id()` with each event and
  * reading only below `pg_snapshot_xmin(pg_current_snapshot())`, keeps appends
@@ -31,9 +32,11 @@ import {
   type AggregateWrite,
   type EventStore,
   type Lookup,
+  type Snapshot,
   type StoredEvent,
   type UniqueConstraint,
 } from "./eventstore.js";
+import { GroupCommit, type Outcome } from "./group_commit.js";
 import { latestPostgresVersion, migratePostgres } from "./postgres_migrations.js";
 import { createPool, mapConnectionErrors, withTransaction, type PoolOptions } from "./postgres_pool.js";
 
@@ -155,7 +158,6 @@ function createStore(pool: Pool, instanceId: string, now: () => Date): PostgresE
       write.events.map((event, i) => ({ write, event, sequence: write.expectedSequence + i + 1 })),
     );
     if (pending.length === 0) return [];
-    await client.query("SELECT pg_advisory_xact_lock($1, hashtext($2))", [APPEND_LOCK_SPACE, instanceId]);
     const column = <T>(pick: (p: (typeof pending)[number]) => T) => pending.map(pick);
     const { rows } = await client.query<{ position: string; aggregate_type: string; aggregate_id: string; sequence: number }>(
       `INSERT INTO events (instance_id, aggregate_type, aggregate_id, sequence, event_type, payload, created_at, resource_owner, editor)
@@ -201,30 +203,78 @@ function createStore(pool: Pool, instanceId: string, now: () => Date): PostgresE
     return stored;
   }
 
+  async function saveSnapshot(client: PoolClient, write: AggregateWrite): Promise<void> {
+    const snapshot = write.snapshot;
+    if (!snapshot) return;
+    await client.query(
+      `INSERT INTO snapshots (instance_id, aggregate_type, aggregate_id, model, sequence, state) VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (instance_id, aggregate_type, aggregate_id, model)
+       DO UPDATE SET sequence = excluded.sequence, state = excluded.state WHERE snapshots.sequence < excluded.sequence`,
+      [instanceId, write.aggregate.type, write.aggregate.id, snapshot.model, snapshot.sequence, Buffer.from(snapshot.state)],
+    );
+  }
+
+  async function appendOne(client: PoolClient, writes: readonly AggregateWrite[], createdAt: Date): Promise<StoredEvent[]> {
+    const seen = new Map<string, number>();
+    for (const write of writes) {
+      await checkSequence(client, write, seen);
+      await updateUniques(client, write);
+      await updateLookups(client, write);
+      await saveSnapshot(client, write);
+    }
+    return insertEvents(client, writes, createdAt);
+  }
+
+  const isDomainError = (err: unknown): err is Error => err instanceof ConcurrencyError || err instanceof UniqueConstraintError;
+
+  const group = new GroupCommit<{ writes: readonly AggregateWrite[]; createdAt: Date }, StoredEvent[]>((items) =>
+    withTransaction(pool, async (client) => {
+      await client.query("SELECT pg_advisory_xact_lock($1, hashtext($2))", [APPEND_LOCK_SPACE, instanceId]);
+      const alone = items.length === 1;
+      const outcomes: Outcome<StoredEvent[]>[] = [];
+      for (const { writes, createdAt } of items) {
+        if (!alone) await client.query("SAVEPOINT append");
+        try {
+          outcomes.push({ ok: await appendOne(client, writes, createdAt) });
+          if (!alone) await client.query("RELEASE SAVEPOINT append");
+        } catch (err) {
+          // a lone append's domain error rolls back the whole transaction, which holds nothing else
+          if (alone || !isDomainError(err)) throw err;
+          await client.query("ROLLBACK TO SAVEPOINT append");
+          outcomes.push({ error: err });
+        }
+      }
+      return outcomes;
+    }),
+  );
+
   return {
     pool,
-    async append(writes) {
-      const createdAt = now();
-      return withTransaction(pool, async (client) => {
-        const seen = new Map<string, number>();
-        for (const write of writes) {
-          await checkSequence(client, write, seen);
-          await updateUniques(client, write);
-          await updateLookups(client, write);
-        }
-        return insertEvents(client, writes, createdAt);
-      });
+    append(writes) {
+      return group.submit({ writes, createdAt: now() });
     },
-    async readAggregate(aggregate) {
+    async readAggregate(aggregate, afterSequence = 0) {
       if (hasNul(aggregate.type, aggregate.id)) return [];
       const { rows } = await mapConnectionErrors(() =>
         pool.query<EventRow>(
           `SELECT ${EVENT_COLUMNS} FROM events
-           WHERE instance_id = $1 AND aggregate_type = $2 AND aggregate_id = $3 ORDER BY sequence`,
-          [instanceId, aggregate.type, aggregate.id],
+           WHERE instance_id = $1 AND aggregate_type = $2 AND aggregate_id = $3 AND sequence > $4 ORDER BY sequence`,
+          [instanceId, aggregate.type, aggregate.id, afterSequence],
         ),
       );
       return rows.map(toStoredEvent);
+    },
+    async readSnapshot(aggregate, model): Promise<Snapshot | undefined> {
+      if (hasNul(aggregate.type, aggregate.id, model)) return undefined;
+      const { rows } = await mapConnectionErrors(() =>
+        pool.query<{ sequence: string; state: Buffer }>(
+          `SELECT sequence, state FROM snapshots
+           WHERE instance_id = $1 AND aggregate_type = $2 AND aggregate_id = $3 AND model = $4`,
+          [instanceId, aggregate.type, aggregate.id, model],
+        ),
+      );
+      const row = rows[0];
+      return row && { model, sequence: Number(row.sequence), state: row.state };
     },
     async readAfter(position, limit) {
       const { rows } = await mapConnectionErrors(() =>
@@ -270,6 +320,7 @@ function createStore(pool: Pool, instanceId: string, now: () => Date): PostgresE
     async close() {
       if (closed) return;
       closed = true;
+      await group.settled();
       await pool.end();
     },
   };

@@ -86,6 +86,21 @@ export const postgresMigrations: readonly PostgresMigration[] = [
       CREATE INDEX rate_limits_expire ON rate_limits (expire);
     `,
   },
+  {
+    version: 4,
+    name: "snapshots of folded aggregate state",
+    sql: `
+      CREATE TABLE snapshots (
+        instance_id TEXT NOT NULL,
+        aggregate_type TEXT NOT NULL,
+        aggregate_id TEXT NOT NULL,
+        model TEXT NOT NULL,
+        sequence BIGINT NOT NULL,
+        state BYTEA NOT NULL,
+        PRIMARY KEY (instance_id, aggregate_type, aggregate_id, model)
+      );
+    `,
+  },
 ];
 
 const CREATE_MIGRATIONS_TABLE = `

@@ -1,34 +1,31 @@
+import { Worker } from "node:worker_threads";
 import Database from "better-sqlite3";
 import {
   ConcurrencyError,
   UniqueConstraintError,
   type AggregateRef,
-  type AggregateWrite,
   type EventStore,
   type Lookup,
+  type Snapshot,
   type StoredEvent,
   type UniqueConstraint,
 } from "./eventstore.js";
-import { AggregateCache } from "./aggregate_cache.js";
+import { GroupCommit, type Outcome } from "./group_commit.js";
 import { migrateSqlite, sqliteMigrations } from "./sqlite_migrations.js";
+import type { AppendOutcome, AppendRequest, WriteConflict, WriterOptions, WriterReply, WriterRequest } from "./sqlite_writer.js";
 
 export interface SqliteEventStoreOptions {
   readonly file: string;
   readonly instanceId?: string;
   readonly now?: () => Date;
   readonly synchronous?: "FULL" | "NORMAL";
-  /**
-   * Other processes write to the file all the time (`--workers`): wait for
-   * their write lock without blocking the event loop. Off, a write waits in
-   * SQLite's busy handler, which costs nothing while nobody else writes.
-   */
-  readonly sharedWriters?: boolean;
 }
 
 export interface SqliteEventStore extends EventStore {
-  /** The raw connection; other modules keep their own tables in the same file. */
+  /** The raw connection, for reading; other modules keep their own tables in the same file. */
   readonly db: Database.Database;
-  readonly sharedWriters: boolean;
+  /** Resolves when the writer thread has opened the file; rejects when it cannot. */
+  readonly writerReady: Promise<void>;
 }
 
 interface EventRow {
@@ -44,14 +41,6 @@ interface EventRow {
   editor: string;
 }
 
-interface PendingAppend {
-  readonly writes: readonly AggregateWrite[];
-  resolve(stored: StoredEvent[]): void;
-  reject(err: unknown): void;
-}
-
-type Outcome = { stored: StoredEvent[] } | { error: Error };
-
 type AggregateKey = [instanceId: string, type: string, id: string];
 type UniqueKey = [instanceId: string, kind: string, value: string];
 type LookupKey = [instanceId: string, kind: string, value: string];
@@ -60,6 +49,8 @@ const EVENT_COLUMNS =
   "position, instance_id, aggregate_type, aggregate_id, sequence, event_type, payload, created_at, resource_owner, editor";
 
 export function openSqliteEventStore(options: SqliteEventStoreOptions): SqliteEventStore {
+  // the writer thread opens the file again: an in-memory database would be another one there
+  if (options.file === ":memory:" || options.file === "") throw new Error("the SQLite event store needs a file");
   const db = openDatabase(options.file, options.synchronous ?? "FULL");
   try {
     migrateSqlite(db);
@@ -67,12 +58,16 @@ export function openSqliteEventStore(options: SqliteEventStoreOptions): SqliteEv
     db.close();
     throw err;
   }
-  return createStore(db, options.instanceId ?? "default", options.now ?? (() => new Date()), options.sharedWriters ?? false);
+  const writer: WriterOptions = {
+    file: options.file,
+    instanceId: options.instanceId ?? "default",
+    synchronous: options.synchronous ?? "FULL",
+    busyTimeoutMs: BUSY_TIMEOUT_MS,
+  };
+  return createStore(db, writer, options.now ?? (() => new Date()));
 }
 
 const BUSY_TIMEOUT_MS = 5000;
-/** events kept in memory for reading aggregates (see aggregate_cache.ts) */
-const AGGREGATE_CACHE_EVENTS = 100_000;
 
 /**
  * Switches a database to WAL. SQLite answers SQLITE_BUSY at once, without
@@ -109,18 +104,9 @@ function openDatabase(file: string, synchronous: "FULL" | "NORMAL"): Database.Da
   }
 }
 
-function createStore(db: Database.Database, instanceId: string, now: () => Date, sharedWriters: boolean): SqliteEventStore {
+function createStore(db: Database.Database, writerOptions: WriterOptions, now: () => Date): SqliteEventStore {
+  const instanceId = writerOptions.instanceId;
   const stmt = {
-    maxSequence: db
-      .prepare<AggregateKey, number>(
-        `SELECT coalesce(max(sequence), 0) FROM events
-         WHERE instance_id = ? AND aggregate_type = ? AND aggregate_id = ?`,
-      )
-      .pluck(),
-    insertEvent: db.prepare<[Omit<EventRow, "position">]>(
-      `INSERT INTO events (instance_id, aggregate_type, aggregate_id, sequence, event_type, payload, created_at, resource_owner, editor)
-       VALUES (@instance_id, @aggregate_type, @aggregate_id, @sequence, @event_type, @payload, @created_at, @resource_owner, @editor)`,
-    ),
     readAggregate: db.prepare<[...AggregateKey, number], EventRow>(
       `SELECT ${EVENT_COLUMNS} FROM events
        WHERE instance_id = ? AND aggregate_type = ? AND aggregate_id = ? AND sequence > ? ORDER BY sequence`,
@@ -131,23 +117,14 @@ function createStore(db: Database.Database, instanceId: string, now: () => Date,
       `SELECT ${EVENT_COLUMNS} FROM events
        WHERE position > ? AND +instance_id = ? ORDER BY position LIMIT ?`,
     ),
-    insertUnique: db.prepare<[...UniqueKey, string]>(
-      "INSERT INTO unique_constraints (instance_id, kind, value, aggregate_id) VALUES (?, ?, ?, ?)",
-    ),
-    deleteUnique: db.prepare<UniqueKey>(
-      "DELETE FROM unique_constraints WHERE instance_id = ? AND kind = ? AND value = ?",
+    readSnapshot: db.prepare<[...AggregateKey, string], { sequence: number; state: Buffer }>(
+      "SELECT sequence, state FROM snapshots WHERE instance_id = ? AND aggregate_type = ? AND aggregate_id = ? AND model = ?",
     ),
     findUnique: db
       .prepare<UniqueKey, string>(
         "SELECT aggregate_id FROM unique_constraints WHERE instance_id = ? AND kind = ? AND value = ?",
       )
       .pluck(),
-    insertLookup: db.prepare<[...LookupKey, string]>(
-      "INSERT OR IGNORE INTO lookups (instance_id, kind, value, aggregate_id) VALUES (?, ?, ?, ?)",
-    ),
-    deleteLookup: db.prepare<[...LookupKey, string]>(
-      "DELETE FROM lookups WHERE instance_id = ? AND kind = ? AND value = ? AND aggregate_id = ?",
-    ),
     findLookup: db
       .prepare<LookupKey, string>(
         "SELECT aggregate_id FROM lookups WHERE instance_id = ? AND kind = ? AND value = ? ORDER BY aggregate_id",
@@ -159,154 +136,21 @@ function createStore(db: Database.Database, instanceId: string, now: () => Date,
       .pluck(),
   };
   const latestVersion = sqliteMigrations.at(-1)?.version ?? 0;
-  const cache = new AggregateCache(AGGREGATE_CACHE_EVENTS);
-  const cacheKey = (aggregate: AggregateRef) => `${aggregate.type}/${aggregate.id}`;
-
-  function currentSequence(aggregate: AggregateRef): number {
-    return stmt.maxSequence.get(instanceId, aggregate.type, aggregate.id) ?? 0;
-  }
-
-  function appendWrite(write: AggregateWrite, createdAt: number): StoredEvent[] {
-    const { aggregate, expectedSequence } = write;
-    const actual = currentSequence(aggregate);
-    if (actual !== expectedSequence) {
-      throw new ConcurrencyError(aggregate, expectedSequence, actual);
-    }
-    const stored = write.events.map((event, i) => {
-      const row = {
-        instance_id: instanceId,
-        aggregate_type: aggregate.type,
-        aggregate_id: aggregate.id,
-        sequence: expectedSequence + i + 1,
-        event_type: event.type,
-        payload: JSON.stringify(event.payload),
-        created_at: createdAt,
-        resource_owner: write.resourceOwner,
-        editor: event.editor,
-      };
-      const result = insertOrThrow(
-        () => stmt.insertEvent.run(row),
-        () => new ConcurrencyError(aggregate, expectedSequence, currentSequence(aggregate)),
-      );
-      return toStoredEvent({ ...row, position: Number(result.lastInsertRowid) });
-    });
-    updateUniques(write);
-    updateLookups(write);
-    return stored;
-  }
-
-  function updateLookups(write: AggregateWrite): void {
-    for (const lookup of write.removeLookup ?? []) {
-      stmt.deleteLookup.run(instanceId, lookup.kind, lookup.value, write.aggregate.id);
-    }
-    for (const lookup of write.addLookup ?? []) {
-      stmt.insertLookup.run(instanceId, lookup.kind, lookup.value, write.aggregate.id);
-    }
-  }
-
-  // Removals first, so a write that removes and re-adds the same value succeeds.
-  function updateUniques(write: AggregateWrite): void {
-    for (const unique of write.removeUnique ?? []) {
-      stmt.deleteUnique.run(instanceId, unique.kind, unique.value);
-    }
-    for (const unique of write.addUnique ?? []) {
-      insertOrThrow(
-        () => stmt.insertUnique.run(instanceId, unique.kind, unique.value, write.aggregate.id),
-        () => new UniqueConstraintError(unique),
-      );
-    }
-  }
-
-  // One write's savepoint inside the group's transaction: its domain error
-  // undoes only its own rows.
-  const appendOne = db.transaction((writes: readonly AggregateWrite[], createdAt: number): StoredEvent[] =>
-    writes.flatMap((write) => appendWrite(write, createdAt)),
-  );
-
-  const commitGroup = db.transaction((group: readonly PendingAppend[]): Outcome[] => {
-    const createdAt = now().getTime();
-    return group.map((pending) => {
-      try {
-        return { stored: appendOne(pending.writes, createdAt) };
-      } catch (err) {
-        if (err instanceof ConcurrencyError || err instanceof UniqueConstraintError) return { error: err };
-        throw err;
-      }
-    });
-  });
-
-  // Group commit: appends that arrive while the event loop is busy share one
-  // transaction and so one fsync. Each caller still hears back only after the
-  // commit that holds its events.
-  let queue: PendingAppend[] = [];
-  let flushScheduled = false;
-  let busySince: number | undefined;
-
-  function scheduleFlush(delayMs = 0): void {
-    if (flushScheduled) return;
-    flushScheduled = true;
-    if (delayMs === 0) setImmediate(flush);
-    else setTimeout(flush, delayMs);
-  }
-
-  function flush(): void {
-    flushScheduled = false;
-    const group = queue;
-    queue = [];
-    if (group.length === 0) return;
-    let outcomes: Outcome[];
-    try {
-      outcomes = commitWithoutBlocking(group);
-    } catch (err) {
-      if (isBusy(err) && Date.now() - (busySince ??= Date.now()) < BUSY_TIMEOUT_MS) {
-        // another process holds the write lock: wait for it without blocking
-        // the event loop, and take whatever arrives meanwhile into the group
-        queue = [...group, ...queue];
-        scheduleFlush(1);
-        return;
-      }
-      busySince = undefined;
-      for (const pending of group) pending.reject(err);
-      return;
-    }
-    busySince = undefined;
-    settle(group, outcomes);
-  }
-
-  function settle(group: readonly PendingAppend[], outcomes: readonly Outcome[]): void {
-    outcomes.forEach((outcome, i) => {
-      const pending = group[i]!;
-      if ("stored" in outcome) pending.resolve(outcome.stored);
-      else pending.reject(outcome.error);
-    });
-  }
-
-  /** The group's transaction, failing at once with SQLITE_BUSY instead of sleeping in SQLite's busy handler. */
-  function commitWithoutBlocking(group: readonly PendingAppend[]): Outcome[] {
-    if (!sharedWriters) return commitGroup.immediate(group);
-    db.pragma("busy_timeout = 0");
-    try {
-      return commitGroup.immediate(group);
-    } finally {
-      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-    }
-  }
+  const writer = startWriter(writerOptions);
+  const group = new GroupCommit<AppendRequest, StoredEvent[]>((appends) => writer.append(appends));
 
   return {
     db,
-    sharedWriters,
+    writerReady: writer.ready,
     append(writes) {
-      return new Promise<StoredEvent[]>((resolve, reject) => {
-        queue.push({ writes, resolve, reject });
-        scheduleFlush();
-      });
+      return group.submit({ writes, createdAt: now().getTime() });
     },
-    async readAggregate(aggregate: AggregateRef) {
-      const key = cacheKey(aggregate);
-      const known = cache.get(key) ?? [];
-      const later = stmt.readAggregate.all(instanceId, aggregate.type, aggregate.id, known.length).map(toStoredEvent);
-      cache.extend(key, later);
-      return [...known, ...later];
+    async readAggregate(aggregate: AggregateRef, afterSequence = 0) {
+      return stmt.readAggregate.all(instanceId, aggregate.type, aggregate.id, afterSequence).map(toStoredEvent);
+    },
+    async readSnapshot(aggregate: AggregateRef, model: string): Promise<Snapshot | undefined> {
+      const row = stmt.readSnapshot.get(instanceId, aggregate.type, aggregate.id, model);
+      return row && { model, sequence: row.sequence, state: row.state };
     },
     async readAfter(position: number, limit: number) {
       return stmt.readAfter.all(position, instanceId, limit).map(toStoredEvent);
@@ -319,46 +163,106 @@ function createStore(db: Database.Database, instanceId: string, now: () => Date,
     },
     async ready() {
       try {
-        return stmt.ping.get() === 1 && stmt.migrated.get(latestVersion) !== undefined;
+        return writer.running() && stmt.ping.get() === 1 && stmt.migrated.get(latestVersion) !== undefined;
       } catch {
         return false;
       }
     },
     async close() {
-      // what is still queued gets its one chance, waiting on the lock if it must
-      if (queue.length > 0) {
-        const group = queue;
-        queue = [];
-        try {
-          settle(group, commitGroup.immediate(group));
-        } catch (err) {
-          for (const pending of group) pending.reject(err);
-        }
-      }
+      // what is still queued gets its chance before the writer stops
+      await group.settled();
+      await writer.close();
       if (db.open) db.close();
     },
   };
 }
 
-/** Runs an insert, turning a UNIQUE / PRIMARY KEY violation into the domain error. */
-function insertOrThrow(insert: () => Database.RunResult, toError: () => Error): Database.RunResult {
-  try {
-    return insert();
-  } catch (err) {
-    if (isUniqueViolation(err)) throw toError();
-    throw err;
-  }
+interface Writer {
+  readonly ready: Promise<void>;
+  append(appends: readonly AppendRequest[]): Promise<Outcome<StoredEvent[]>[]>;
+  running(): boolean;
+  close(): Promise<void>;
 }
 
-function isBusy(err: unknown): boolean {
-  return err instanceof Database.SqliteError && (err.code === "SQLITE_BUSY" || err.code === "SQLITE_BUSY_SNAPSHOT");
+/**
+ * Starts the writer thread (sqlite_writer.ts). The thread keeps the process
+ * alive only while an append waits for it.
+ */
+function startWriter(options: WriterOptions): Writer {
+  // under the tests this module runs from src/ as TypeScript, which Node runs as it is
+  const ext = import.meta.url.endsWith(".ts") ? "ts" : "js";
+  const worker = new Worker(new URL(`./sqlite_writer.${ext}`, import.meta.url), {
+    workerData: { ...options, latchkeyWriter: true },
+    execArgv: [],
+  });
+  worker.unref();
+  const waiting = new Map<number, { resolve(outcomes: Outcome<StoredEvent[]>[]): void; reject(err: Error): void }>();
+  let nextId = 1;
+  let stopped: Error | undefined;
+  let onReady: { resolve(): void; reject(err: Error): void } | undefined;
+  const ready = new Promise<void>((resolve, reject) => (onReady = { resolve, reject }));
+  ready.catch(() => {});
+  let onClosed: (() => void) | undefined;
+
+  const stop = (err: Error) => {
+    stopped ??= err;
+    onReady?.reject(err);
+    for (const pending of waiting.values()) pending.reject(err);
+    waiting.clear();
+    onClosed?.();
+  };
+  worker.on("message", (reply: WriterReply) => {
+    switch (reply.kind) {
+      case "ready":
+        onReady?.resolve();
+        return;
+      case "appended":
+      case "failed": {
+        const pending = waiting.get(reply.id);
+        waiting.delete(reply.id);
+        if (waiting.size === 0) worker.unref();
+        if (reply.kind === "appended") pending?.resolve(reply.outcomes.map(toOutcome));
+        else pending?.reject(new Database.SqliteError(reply.message, reply.code ?? "SQLITE_ERROR"));
+        return;
+      }
+      case "closed":
+        stop(new Error("the event store is closed"));
+    }
+  });
+  worker.on("error", (err) => stop(err));
+  worker.on("exit", (code) => stop(new Error(`the event store's writer stopped (exit code ${code})`)));
+
+  return {
+    ready,
+    running: () => stopped === undefined,
+    append(appends) {
+      if (stopped) return Promise.reject(stopped);
+      const id = nextId++;
+      return new Promise((resolve, reject) => {
+        waiting.set(id, { resolve, reject });
+        worker.ref();
+        worker.postMessage({ kind: "append", id, appends } satisfies WriterRequest);
+      });
+    },
+    close() {
+      if (stopped) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        onClosed = resolve;
+        worker.ref();
+        worker.postMessage({ kind: "close" } satisfies WriterRequest);
+      });
+    },
+  };
 }
 
-function isUniqueViolation(err: unknown): boolean {
-  return (
-    err instanceof Database.SqliteError &&
-    (err.code === "SQLITE_CONSTRAINT_UNIQUE" || err.code === "SQLITE_CONSTRAINT_PRIMARYKEY")
-  );
+function toOutcome(outcome: AppendOutcome): Outcome<StoredEvent[]> {
+  return "ok" in outcome ? { ok: outcome.ok } : { error: toConflictError(outcome.conflict) };
+}
+
+function toConflictError(conflict: WriteConflict): Error {
+  return conflict.kind === "concurrency"
+    ? new ConcurrencyError(conflict.aggregate, conflict.expectedSequence, conflict.actualSequence)
+    : new UniqueConstraintError(conflict.constraint);
 }
 
 function toStoredEvent(row: EventRow): StoredEvent {

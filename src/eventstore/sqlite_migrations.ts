@@ -94,6 +94,21 @@ export const sqliteMigrations: readonly SqliteMigration[] = [
       CREATE INDEX rate_limits_expire ON rate_limits (expire);
     `,
   },
+  {
+    version: 5,
+    name: "snapshots of folded aggregate state",
+    sql: `
+      CREATE TABLE snapshots (
+        instance_id TEXT NOT NULL,
+        aggregate_type TEXT NOT NULL,
+        aggregate_id TEXT NOT NULL,
+        model TEXT NOT NULL,
+        sequence INTEGER NOT NULL,
+        state BLOB NOT NULL,
+        PRIMARY KEY (instance_id, aggregate_type, aggregate_id, model)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 const CREATE_MIGRATIONS_TABLE = `

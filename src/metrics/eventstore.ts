@@ -16,7 +16,8 @@ export function instrumentEventStore(store: EventStore, metrics: Metrics): Event
         appendDuration.observe((performance.now() - started) / 1000);
       }
     },
-    readAggregate: (aggregate) => store.readAggregate(aggregate),
+    readAggregate: (aggregate, afterSequence) => store.readAggregate(aggregate, afterSequence),
+    readSnapshot: (aggregate, model) => store.readSnapshot(aggregate, model),
     readAfter: (position, limit) => store.readAfter(position, limit),
     findUnique: (constraint) => store.findUnique(constraint),
     findLookup: (lookup) => store.findLookup(lookup),

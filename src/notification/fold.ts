@@ -4,6 +4,7 @@
  */
 import type { StoredEvent } from "../eventstore/eventstore.js";
 import { UserEvents, type HumanAddedPayload } from "../command/user/events.js";
+import { foldWith, type WriteModel } from "../command/write_model.js";
 
 /** Payload of the notifier's own events (sent and failed). */
 export interface DeliveryRecordPayload {
@@ -26,7 +27,7 @@ export interface Recipient {
   /** codes added before this sequence no longer work: a newer code, a password change or an invalidation came since */
   codesValidFrom: number;
   /** trigger sequences that already have a sent or failed record */
-  handled: Set<number>;
+  handled: ReadonlySet<number>;
 }
 
 const RECORDS: ReadonlySet<string> = new Set([
@@ -42,21 +43,25 @@ const CODE_ENDINGS: ReadonlySet<string> = new Set([
   UserEvents.passwordCodeInvalidated,
 ]);
 
-export function foldRecipient(events: readonly StoredEvent[]): Recipient {
-  const user: Recipient = { sequence: 0, orgId: "", removed: false, codesValidFrom: 0, handled: new Set() };
-  for (const event of events) {
-    user.sequence = event.sequence;
-    user.orgId = event.resourceOwner;
+export const recipientModel: WriteModel<Recipient> = {
+  name: "recipient",
+  version: 1,
+  initial: () => ({ sequence: 0, orgId: "", removed: false, codesValidFrom: 0, handled: new Set() }),
+  evolve(before, event) {
+    const user: Recipient = { ...before, sequence: event.sequence, orgId: event.resourceOwner };
     if (event.type === UserEvents.humanAdded) {
       const { username, profile, email, phone } = event.payload as unknown as HumanAddedPayload;
-      user.human = { username, profile, email, ...(phone && { phone }) };
-    } else if (event.type === UserEvents.removed) {
-      user.removed = true;
-    } else if (CODE_ENDINGS.has(event.type)) {
-      user.codesValidFrom = event.sequence;
-    } else if (RECORDS.has(event.type)) {
-      user.handled.add((event.payload as unknown as DeliveryRecordPayload).triggerSequence);
+      return { ...user, human: { username, profile, email, ...(phone && { phone }) } };
     }
-  }
-  return user;
+    if (event.type === UserEvents.removed) return { ...user, removed: true };
+    if (CODE_ENDINGS.has(event.type)) return { ...user, codesValidFrom: event.sequence };
+    if (RECORDS.has(event.type)) {
+      return { ...user, handled: new Set(user.handled).add((event.payload as unknown as DeliveryRecordPayload).triggerSequence) };
+    }
+    return user;
+  },
+};
+
+export function foldRecipient(events: readonly StoredEvent[]): Recipient {
+  return foldWith(recipientModel, events);
 }

@@ -7,14 +7,14 @@
  * one is rescheduled on its own, so it never holds up the others. Success and
  * final failure are recorded as events on the user.
  */
-import type { AggregateLocks } from "../command/aggregate_lock.js";
+import type { Aggregates } from "../command/aggregates.js";
 import { execute } from "../command/execute.js";
 import { UserEvents } from "../command/user/events.js";
 import type { CodeCipher } from "../crypto/code_cipher.js";
 import type { EventStore, StoredEvent } from "../eventstore/eventstore.js";
 import type { Logger } from "../logger.js";
 import { codeOf, decideDelivery, messageIdOf, needsMessage, triggerOf, type Channel } from "./decide.js";
-import { foldRecipient, type DeliveryFailedPayload, type DeliveryRecordPayload, type Recipient } from "./fold.js";
+import { recipientModel, type DeliveryFailedPayload, type DeliveryRecordPayload, type Recipient } from "./fold.js";
 import { resetLink, type MessageValues, type Templates } from "./messages.js";
 import { DeliveryError, type EmailMessage, type Provider, type SmsMessage } from "./providers/provider.js";
 import type { Job, NotificationState } from "./state.js";
@@ -22,7 +22,7 @@ import type { Job, NotificationState } from "./state.js";
 export interface NotifierOptions {
   store: EventStore;
   state: NotificationState;
-  locks: AggregateLocks;
+  aggregates: Aggregates;
   cipher: CodeCipher;
   templates: Templates;
   providers: { email: Provider<EmailMessage>; sms: Provider<SmsMessage> };
@@ -123,10 +123,10 @@ export function startNotifier(options: NotifierOptions): Notifier {
   }
 
   async function deliver(job: Job): Promise<void> {
-    const events = await store.readAggregate({ type: job.aggregateType, id: job.aggregateId });
-    const event = events.find((e) => e.sequence === job.sequence);
-    if (!event) return finish(job, "skipped", { userId: job.aggregateId, reason: "event not found" });
-    const user = foldRecipient(events);
+    const ref = { type: job.aggregateType, id: job.aggregateId };
+    const [event] = await store.readAggregate(ref, job.sequence - 1);
+    if (!event || event.sequence !== job.sequence) return finish(job, "skipped", { userId: job.aggregateId, reason: "event not found" });
+    const user = await options.aggregates.load(ref, recipientModel);
     const messageId = messageIdOf(event, domain);
     const about = { messageId, userId: event.aggregateId, trigger: event.type };
     const decision = decideDelivery(user, event, clock());
@@ -209,7 +209,7 @@ export function startNotifier(options: NotifierOptions): Notifier {
   }
 
   async function record(job: Job, type: string, payload: DeliveryRecordPayload | DeliveryFailedPayload): Promise<void> {
-    await execute(store, options.locks, { type: job.aggregateType, id: job.aggregateId }, foldRecipient, (user) => ({
+    await execute(options.aggregates, { type: job.aggregateType, id: job.aggregateId }, recipientModel, (user) => ({
       events: user.handled.has(job.sequence) ? [] : [{ type, payload: { ...payload }, editor: EDITOR }],
     }));
   }

@@ -1,5 +1,5 @@
 /** Builds the notifier from the configuration: providers and templates. */
-import type { AggregateLocks } from "../command/aggregate_lock.js";
+import type { Aggregates } from "../command/aggregates.js";
 import type { Config } from "../config.js";
 import type { CodeCipher } from "../crypto/code_cipher.js";
 import type { EventStore } from "../eventstore/eventstore.js";
@@ -15,7 +15,7 @@ import type { NotificationState } from "./state.js";
 export interface NotificationDeps {
   store: EventStore;
   state: NotificationState;
-  locks: AggregateLocks;
+  aggregates: Aggregates;
   cipher: CodeCipher;
   clock: () => Date;
   logger: Logger;

@@ -2,7 +2,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { DEFAULT_RESET_QUEUE, ResetQueue } from "../auth0/reset_queue.js";
-import { AggregateLocks } from "../command/aggregate_lock.js";
+import { Aggregates } from "../command/aggregates.js";
 import { authenticate, readDefaultOrgId, setupInstance } from "../command/instance.js";
 import type { Principal } from "../command/permissions.js";
 import { cachedAuthenticate } from "../command/token_cache.js";
@@ -102,7 +102,7 @@ export async function openApp(config: Config, logger: Logger, options: AppOption
   const cipher = new CodeCipher(keys);
   logger.info({ database: backend.kind, at: describeBackend(config), keyIds }, "database opened");
 
-  const locks = new AggregateLocks();
+  const aggregates = new Aggregates(store);
   const hashing = hashQueue(
     options.hasher ??
       argon2idHasher({
@@ -114,7 +114,7 @@ export async function openApp(config: Config, logger: Logger, options: AppOption
   );
   const users = createUserCommands({
     store,
-    locks,
+    aggregates,
     clock,
     cipher,
     hasher: hashing.hasher,
@@ -123,7 +123,7 @@ export async function openApp(config: Config, logger: Logger, options: AppOption
   const notificationState = backend.notificationState({ leaseMs: config.notifyLeaseMs });
   // the process that runs the notifier reports its gauges (a cluster sums every worker's)
   if (metrics && options.runNotifier !== false) watchNotifier(metrics, notificationState, clock, logger);
-  const notifier = options.runNotifier === false ? undefined : startNotification(config, { store, state: notificationState, locks, cipher, clock, logger, ...(metrics && { onDelivery: metrics.delivery }) });
+  const notifier = options.runNotifier === false ? undefined : startNotification(config, { store, state: notificationState, aggregates, cipher, clock, logger, ...(metrics && { onDelivery: metrics.delivery }) });
   const limitStore = backend.rateLimitStore();
   const limits = createRateLimits(limitStore, config.rateLimits);
   const background = new ResetQueue({

@@ -44,7 +44,13 @@ export async function openBackend(options: BackendOptions): Promise<Backend> {
   }
   ensureDataDir(options.dataDir);
   const sharedWriters = options.sharedWriters ?? false;
-  const store = openSqliteEventStore({ file: path.join(options.dataDir, DATABASE_FILE), sharedWriters, ...now });
+  const store = openSqliteEventStore({ file: path.join(options.dataDir, DATABASE_FILE), ...now });
+  try {
+    await store.writerReady;
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
   return {
     kind: "sqlite",
     store,

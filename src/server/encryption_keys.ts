@@ -7,12 +7,13 @@
  * the new fingerprint joins the recorded ones.
  */
 import fs from "node:fs";
-import { AggregateLocks } from "../command/aggregate_lock.js";
+import { Aggregates } from "../command/aggregates.js";
 import { execute } from "../command/execute.js";
+import type { WriteModel } from "../command/write_model.js";
 import { INSTANCE_AGGREGATE, INSTANCE_ID } from "../command/instance.js";
 import type { Config } from "../config.js";
 import { keyId } from "../crypto/code_cipher.js";
-import type { EventStore, StoredEvent } from "../eventstore/eventstore.js";
+import type { EventStore } from "../eventstore/eventstore.js";
 import { ensureDataDir, loadOrCreateEncryptionKey } from "./data_dir.js";
 
 export const KEYS_RECORDED = "instance.encryption_keys.recorded";
@@ -55,16 +56,19 @@ function decodeKey(text: string, source: string): Buffer {
 interface RecordedKeys {
   sequence: number;
   orgId: string;
-  keyIds: Set<string>;
+  keyIds: ReadonlySet<string>;
 }
 
-function foldKeys(events: readonly StoredEvent[]): RecordedKeys {
-  const keyIds = new Set<string>();
-  for (const e of events) {
-    if (e.type === KEYS_RECORDED) for (const id of e.payload["keyIds"] as string[]) keyIds.add(id);
-  }
-  return { sequence: events.at(-1)?.sequence ?? 0, orgId: events[0]?.resourceOwner ?? "", keyIds };
-}
+const keysModel: WriteModel<RecordedKeys> = {
+  name: "encryption_keys",
+  version: 1,
+  initial: () => ({ sequence: 0, orgId: "", keyIds: new Set() }),
+  evolve(before, event) {
+    const state = { ...before, sequence: event.sequence, orgId: before.orgId || event.resourceOwner };
+    if (event.type !== KEYS_RECORDED) return state;
+    return { ...state, keyIds: new Set([...state.keyIds, ...(event.payload["keyIds"] as string[])]) };
+  },
+};
 
 /**
  * Checks the keys against the instance's recorded fingerprints and records the
@@ -73,7 +77,7 @@ function foldKeys(events: readonly StoredEvent[]): RecordedKeys {
  */
 export async function checkEncryptionKeys(store: EventStore, keys: readonly Buffer[]): Promise<string[]> {
   const ids = keys.map(keyId);
-  const { state } = await execute(store, new AggregateLocks(), { type: INSTANCE_AGGREGATE, id: INSTANCE_ID }, foldKeys, (recorded) => {
+  const { state } = await execute(new Aggregates(store), { type: INSTANCE_AGGREGATE, id: INSTANCE_ID }, keysModel, (recorded) => {
     if (recorded.keyIds.size > 0 && !ids.some((id) => recorded.keyIds.has(id))) {
       throw new EncryptionKeyError(
         `encryption key ${ids[0]} does not match the database's keys (${[...recorded.keyIds].join(", ")}): give this instance the key the others use`,

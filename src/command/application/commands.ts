@@ -2,11 +2,11 @@
 import { randomInt } from "node:crypto";
 import { newId } from "../../crypto/ids.js";
 import type { EventStore } from "../../eventstore/eventstore.js";
-import { AggregateLocks } from "../aggregate_lock.js";
+import { Aggregates } from "../aggregates.js";
 import { execute } from "../execute.js";
 import { readDefaultOrgId } from "../instance.js";
 import { decideAddApplication, normalizeOrigin } from "./decide.js";
-import { APPLICATION_AGGREGATE, foldApplication, type ApplicationState } from "./events.js";
+import { APPLICATION_AGGREGATE, applicationModel, foldApplication, type ApplicationState } from "./events.js";
 
 const clientIdConstraint = (clientId: string) => ({ kind: "client_id", value: clientId });
 const originLookup = (origin: string) => ({ kind: "origin", value: origin });
@@ -23,7 +23,7 @@ export async function addApplication(store: EventStore, input: { name: string; o
   const clientId = newClientId();
   const origins = [...new Set(input.origins.map(normalizeOrigin))];
   const resourceOwner = await readDefaultOrgId(store);
-  await execute(store, new AggregateLocks(), { type: APPLICATION_AGGREGATE, id: newId() }, foldApplication, (state) => ({
+  await execute(new Aggregates(store), { type: APPLICATION_AGGREGATE, id: newId() }, applicationModel, (state) => ({
     events: decideAddApplication(state, { name: input.name, clientId, origins }),
     resourceOwner,
     addUnique: [clientIdConstraint(clientId)],

@@ -1,5 +1,6 @@
 /** Events of the application aggregate: an app registered for Auth0-compatible calls. */
 import type { StoredEvent } from "../../eventstore/eventstore.js";
+import { foldWith, type WriteModel } from "../write_model.js";
 
 export const APPLICATION_AGGREGATE = "application";
 
@@ -25,14 +26,18 @@ export interface ApplicationState {
   sequence: number;
 }
 
+export const applicationModel: WriteModel<ApplicationState> = {
+  name: "application",
+  version: 1,
+  initial: () => ({ exists: false, id: "", name: "", clientId: "", origins: [], orgId: "", sequence: 0 }),
+  evolve(before, event) {
+    const state = { ...before, sequence: event.sequence };
+    if (event.type !== ApplicationEvents.added) return state;
+    const { name, clientId, origins } = event.payload as unknown as ApplicationAddedPayload;
+    return { ...state, exists: true, id: event.aggregateId, name, clientId, origins, orgId: event.resourceOwner };
+  },
+};
+
 export function foldApplication(events: readonly StoredEvent[]): ApplicationState {
-  let state: ApplicationState = { exists: false, id: "", name: "", clientId: "", origins: [], orgId: "", sequence: 0 };
-  for (const event of events) {
-    state = { ...state, sequence: event.sequence };
-    if (event.type === ApplicationEvents.added) {
-      const { name, clientId, origins } = event.payload as unknown as ApplicationAddedPayload;
-      state = { ...state, exists: true, id: event.aggregateId, name, clientId, origins, orgId: event.resourceOwner };
-    }
-  }
-  return state;
+  return foldWith(applicationModel, events);
 }

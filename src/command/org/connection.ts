@@ -5,10 +5,10 @@
  */
 import { alreadyExists, invalidArgument, notFound } from "../../errors/errors.js";
 import { UniqueConstraintError, type EventStore } from "../../eventstore/eventstore.js";
-import { AggregateLocks } from "../aggregate_lock.js";
+import { Aggregates } from "../aggregates.js";
 import { execute, type Decision } from "../execute.js";
 import { readDefaultOrgId } from "../instance.js";
-import { ORG_AGGREGATE, OrgEvents, foldOrg, type OrgState } from "./events.js";
+import { ORG_AGGREGATE, OrgEvents, foldOrg, orgModel, type OrgState } from "./events.js";
 
 /** The name of Auth0's default database connection. */
 export const DEFAULT_CONNECTION = "Username-Password-Authentication";
@@ -51,7 +51,7 @@ export function decideSetConnection(org: OrgState, name: string, isDefaultOrg: b
 export async function setConnectionName(store: EventStore, orgId: string, name: string): Promise<void> {
   const isDefaultOrg = orgId === (await readDefaultOrgId(store));
   try {
-    await execute(store, new AggregateLocks(), { type: ORG_AGGREGATE, id: orgId }, foldOrg, (org) => decideSetConnection(org, name, isDefaultOrg));
+    await execute(new Aggregates(store), { type: ORG_AGGREGATE, id: orgId }, orgModel, (org) => decideSetConnection(org, name, isDefaultOrg));
   } catch (err) {
     if (err instanceof UniqueConstraintError) {
       throw alreadyExists("CONNECTION-T4k3n", "Errors.Connection.AlreadyExists", "Another organization already has this connection name");

@@ -1,6 +1,7 @@
 import type { StoredEvent } from "../../eventstore/eventstore.js";
 import type { LockoutPolicy } from "../lockout_policy.js";
 import type { PasswordPolicy } from "../password_policy.js";
+import { foldWith, type WriteModel } from "../write_model.js";
 
 export const ORG_AGGREGATE = "org";
 
@@ -39,43 +40,49 @@ export interface OrgState {
   connectionName?: string;
 }
 
-export function foldOrg(events: readonly StoredEvent[]): OrgState {
-  let state: OrgState = { exists: false, orgId: "", name: "", sequence: 0 };
-  for (const event of events) {
-    state = { ...state, sequence: event.sequence };
-    switch (event.type) {
-      case OrgEvents.added: {
-        const { name } = event.payload as unknown as OrgAddedPayload;
-        state = { ...state, exists: true, orgId: event.aggregateId, name };
-        break;
-      }
-      case OrgEvents.passwordPolicyAdded:
-      case OrgEvents.passwordPolicyChanged: {
-        const p = event.payload as unknown as PasswordPolicyPayload;
-        state = {
-          ...state,
-          passwordPolicy: {
-            minLength: p.minLength,
-            hasUppercase: p.hasUppercase,
-            hasLowercase: p.hasLowercase,
-            hasNumber: p.hasNumber,
-            hasSymbol: p.hasSymbol,
-          },
-        };
-        break;
-      }
-      case OrgEvents.lockoutPolicyAdded:
-      case OrgEvents.lockoutPolicyChanged: {
-        const p = event.payload as unknown as LockoutPolicyPayload;
-        state = { ...state, lockoutPolicy: { maxPasswordAttempts: p.maxPasswordAttempts } };
-        break;
-      }
-      case OrgEvents.connectionSet: {
-        const { name } = event.payload as unknown as ConnectionSetPayload;
-        state = { ...state, connectionName: name };
-        break;
-      }
+/** Folds one event into the organization's state. */
+export function evolveOrg(before: OrgState, event: StoredEvent): OrgState {
+  const state: OrgState = { ...before, sequence: event.sequence };
+  switch (event.type) {
+    case OrgEvents.added: {
+      const { name } = event.payload as unknown as OrgAddedPayload;
+      return { ...state, exists: true, orgId: event.aggregateId, name };
     }
+    case OrgEvents.passwordPolicyAdded:
+    case OrgEvents.passwordPolicyChanged: {
+      const p = event.payload as unknown as PasswordPolicyPayload;
+      return {
+        ...state,
+        passwordPolicy: {
+          minLength: p.minLength,
+          hasUppercase: p.hasUppercase,
+          hasLowercase: p.hasLowercase,
+          hasNumber: p.hasNumber,
+          hasSymbol: p.hasSymbol,
+        },
+      };
+    }
+    case OrgEvents.lockoutPolicyAdded:
+    case OrgEvents.lockoutPolicyChanged: {
+      const p = event.payload as unknown as LockoutPolicyPayload;
+      return { ...state, lockoutPolicy: { maxPasswordAttempts: p.maxPasswordAttempts } };
+    }
+    case OrgEvents.connectionSet: {
+      const { name } = event.payload as unknown as ConnectionSetPayload;
+      return { ...state, connectionName: name };
+    }
+    default:
+      return state;
   }
-  return state;
+}
+
+export const orgModel: WriteModel<OrgState> = {
+  name: "org",
+  version: 1,
+  initial: () => ({ exists: false, orgId: "", name: "", sequence: 0 }),
+  evolve: evolveOrg,
+};
+
+export function foldOrg(events: readonly StoredEvent[]): OrgState {
+  return foldWith(orgModel, events);
 }

@@ -1,11 +1,11 @@
 /** Reading and setting an organization's password policies: complexity and lockout. */
 import { notFound } from "../../errors/errors.js";
 import type { EventStore } from "../../eventstore/eventstore.js";
-import { AggregateLocks } from "../aggregate_lock.js";
+import { Aggregates } from "../aggregates.js";
 import { execute } from "../execute.js";
 import { DEFAULT_LOCKOUT_POLICY, checkLockoutPolicy, type LockoutPolicy } from "../lockout_policy.js";
 import { DEFAULT_PASSWORD_POLICY, checkPolicy, type PasswordPolicy } from "../password_policy.js";
-import { ORG_AGGREGATE, OrgEvents, foldOrg, type OrgState } from "./events.js";
+import { ORG_AGGREGATE, OrgEvents, orgModel, type OrgState } from "./events.js";
 
 /** What applies to an organization's users' passwords. */
 export interface PasswordPolicies {
@@ -14,8 +14,8 @@ export interface PasswordPolicies {
 }
 
 /** The policies that apply to the organization's users: its own, or the instance defaults. */
-export async function readPasswordPolicies(store: EventStore, orgId: string): Promise<PasswordPolicies> {
-  const org: Partial<OrgState> = orgId === "" ? {} : foldOrg(await store.readAggregate({ type: ORG_AGGREGATE, id: orgId }));
+export async function readPasswordPolicies(aggregates: Aggregates, orgId: string): Promise<PasswordPolicies> {
+  const org: Partial<OrgState> = orgId === "" ? {} : await aggregates.load({ type: ORG_AGGREGATE, id: orgId }, orgModel);
   return { complexity: org.passwordPolicy ?? DEFAULT_PASSWORD_POLICY, lockout: org.lockoutPolicy ?? DEFAULT_LOCKOUT_POLICY };
 }
 
@@ -28,7 +28,7 @@ export async function setPasswordPolicy(store: EventStore, orgId: string, policy
 export async function setPasswordPolicies(store: EventStore, orgId: string, policies: Partial<PasswordPolicies>): Promise<void> {
   if (policies.complexity) checkPolicy(policies.complexity);
   if (policies.lockout) checkLockoutPolicy(policies.lockout);
-  await execute(store, new AggregateLocks(), { type: ORG_AGGREGATE, id: orgId }, foldOrg, (org) => {
+  await execute(new Aggregates(store), { type: ORG_AGGREGATE, id: orgId }, orgModel, (org) => {
     if (!org.exists) throw notFound("POLICY-0rg7n", "Errors.Org.NotFound", "Organization could not be found");
     const events = [];
     if (policies.complexity) {

@@ -6,7 +6,7 @@ import { UniqueConstraintError } from "../../eventstore/eventstore.js";
 import type { CommandDeps } from "../deps.js";
 import { detailsOf, type ObjectDetails } from "../details.js";
 import { execute, type Decision } from "../execute.js";
-import { ORG_AGGREGATE, foldOrg } from "../org/events.js";
+import { ORG_AGGREGATE, orgModel } from "../org/events.js";
 import { readPasswordPolicies } from "../org/password_policy.js";
 import { unmetRules, type PasswordPolicy } from "../password_policy.js";
 import { checkPermission, type Principal } from "../permissions.js";
@@ -30,7 +30,7 @@ import {
 } from "./decide.js";
 import {
   USER_AGGREGATE,
-  foldUser,
+  userModel,
   type HumanProfile,
   type NotificationMedium,
   type UserState,
@@ -97,14 +97,14 @@ export interface NewPassword {
 }
 
 export function createUserCommands(deps: CommandDeps) {
-  const { store, locks } = deps;
+  const { store, aggregates } = deps;
 
   async function resolveOrg(principal: Principal, input: AddHumanInput): Promise<string> {
     if (input.orgDomain !== undefined) {
       throw invalidArgument("COMMAND-0rgD1", "Errors.Org.DomainNotSupported", "Selecting the organization by domain is not supported; use org_id");
     }
     const orgId = input.orgId ?? principal.orgId;
-    const org = foldOrg(await store.readAggregate({ type: ORG_AGGREGATE, id: orgId }));
+    const org = await aggregates.load({ type: ORG_AGGREGATE, id: orgId }, orgModel);
     if (!org.exists) throw notFound("COMMAND-Ig1cp", "Errors.Org.NotFound", "Organization could not be found");
     return orgId;
   }
@@ -122,7 +122,7 @@ export function createUserCommands(deps: CommandDeps) {
     const username = input.username ?? input.email.address;
     // 3. decide and append; the username is claimed in the same transaction
     try {
-      const { stored } = await execute(store, locks, userRef(userId), foldUser, (state) => ({
+      const { stored } = await execute(aggregates, userRef(userId), userModel, (state) => ({
         events: decideAddHuman(state, {
           principal,
           orgId,
@@ -150,7 +150,7 @@ export function createUserCommands(deps: CommandDeps) {
   }
 
   async function getUserByID(principal: Principal, userId: string): Promise<{ user: UserState; details: ObjectDetails }> {
-    const user = foldUser(await store.readAggregate(userRef(userId)));
+    const user = await aggregates.load(userRef(userId), userModel);
     if (!user.exists || user.state === "deleted") {
       throw notFound("QUERY-Bn3Ah", "Errors.User.NotFound", "User could not be found");
     }
@@ -167,7 +167,7 @@ export function createUserCommands(deps: CommandDeps) {
   }
 
   async function change(userId: string, decide: (state: UserState) => Decision): Promise<ObjectDetails> {
-    const { state, stored } = await execute(store, locks, userRef(userId), foldUser, decide);
+    const { state, stored } = await execute(aggregates, userRef(userId), userModel, decide);
     return detailsOf(stored[stored.length - 1]!, state.createdAt);
   }
 
@@ -190,7 +190,7 @@ export function createUserCommands(deps: CommandDeps) {
       ...(origin && { origin }),
     };
     // 3. existence, permission, event
-    const { state, stored } = await execute(store, locks, userRef(userId), foldUser, (s) => ({
+    const { state, stored } = await execute(aggregates, userRef(userId), userModel, (s) => ({
       events: decidePasswordReset(s, cmd),
     }));
     const details = detailsOf(stored[stored.length - 1]!, state.createdAt);
@@ -241,8 +241,8 @@ export function createUserCommands(deps: CommandDeps) {
     if (!newPassword || newPassword.password === "") {
       throw invalidArgument(SetPasswordErrorIds.passwordEmpty, "Errors.User.Password.Empty", "The new password must not be empty");
     }
-    const before = foldUser(await store.readAggregate(userRef(userId)));
-    const policies = await readPasswordPolicies(store, before.orgId);
+    const before = await aggregates.load(userRef(userId), userModel);
+    const policies = await readPasswordPolicies(aggregates, before.orgId);
     const command = (proof: PasswordProof, checked?: CheckedPassword): SetPassword => ({
       userId,
       proof,
@@ -257,7 +257,7 @@ export function createUserCommands(deps: CommandDeps) {
     const proof = await toProof(userId, before, verification);
     const checked = checkPasswordProof(before, command(proof)).holds ? await checkNewPassword(policies.complexity, newPassword.password) : undefined;
     let rejection: Error | undefined;
-    const { state, stored } = await execute(store, locks, userRef(userId), foldUser, (s) => {
+    const { state, stored } = await execute(aggregates, userRef(userId), userModel, (s) => {
       const verdict = decideSetPassword(s, command(proof, checked));
       rejection = verdict.rejection;
       return { events: verdict.events };
@@ -299,8 +299,8 @@ export function createUserCommands(deps: CommandDeps) {
    * SetPassword, so the page is no way around the limits.
    */
   async function checkResetLink(userId: string, code: string, origin?: RequestOrigin): Promise<ResetLink> {
-    const before = foldUser(await store.readAggregate(userRef(userId)));
-    const policies = await readPasswordPolicies(store, before.orgId);
+    const before = await aggregates.load(userRef(userId), userModel);
+    const policies = await readPasswordPolicies(aggregates, before.orgId);
     const verifiedCode = matchPendingCode(before, code);
     const check = (s: UserState) =>
       decideResetLink(s, {
@@ -315,7 +315,7 @@ export function createUserCommands(deps: CommandDeps) {
     if (first.valid) return first.locked ? { kind: "locked" } : { kind: "valid", policy: policies.complexity };
     if (first.events.length > 0) {
       // decided again on fresh state: a code used or expired meanwhile records nothing
-      await execute(store, locks, userRef(userId), foldUser, (s) => {
+      await execute(aggregates, userRef(userId), userModel, (s) => {
         const verdict = check(s);
         return { events: verdict.valid ? [] : verdict.events };
       });

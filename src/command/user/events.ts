@@ -1,6 +1,7 @@
 /** Events of the user aggregate: names, payloads, and the fold into state. */
 import type { RequestOrigin } from "../../audit/origin.js";
 import type { StoredEvent } from "../../eventstore/eventstore.js";
+import { foldWith, type WriteModel } from "../write_model.js";
 
 export const USER_AGGREGATE = "user";
 
@@ -233,6 +234,8 @@ export function evolveUser(state: UserState, event: StoredEvent): UserState {
   }
 }
 
+export const userModel: WriteModel<UserState> = { name: "user", version: 1, initial: initialUserState, evolve: evolveUser };
+
 export function foldUser(events: readonly StoredEvent[]): UserState {
-  return events.reduce(evolveUser, initialUserState());
+  return foldWith(userModel, events);
 }

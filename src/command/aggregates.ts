@@ -1,0 +1,82 @@
+/**
+ * How commands reach aggregates: one at a time per aggregate within this
+ * process, on state folded once and then kept up to date.
+ *
+ * - Commands on the same aggregate queue here instead of failing their
+ *   optimistic check over and over; other processes are still caught by it.
+ * - The folded state of recently used aggregates stays in memory with its
+ *   sequence. Loading reads only the events stored after it (usually none),
+ *   so another process's appends are seen without replaying the history.
+ * - On a miss the newest snapshot is read and only the events after it are
+ *   folded. Every SNAPSHOT_EVERY events an append carries a fresh snapshot,
+ *   stored in the same transaction.
+ */
+import { LRUCache } from "lru-cache";
+import type { AggregateRef, EventStore, Snapshot, StoredEvent } from "../eventstore/eventstore.js";
+import { decodeState, encodeState, foldWith, snapshotName, type WriteModel } from "./write_model.js";
+
+/** events after the newest snapshot at which an append stores another */
+export const SNAPSHOT_EVERY = 100;
+/** aggregates whose folded state stays in memory */
+const CACHED_STATES = 50_000;
+
+interface Known {
+  readonly state: { sequence: number };
+  /** sequence of the newest snapshot in the store, as far as this process knows */
+  readonly snapshotAt: number;
+}
+
+export class Aggregates {
+  private readonly tails = new Map<string, Promise<unknown>>();
+  private readonly known = new LRUCache<string, Known>({ max: CACHED_STATES });
+
+  constructor(readonly store: EventStore) {}
+
+  /** Runs `work` after every earlier piece of work on the same aggregate in this process. */
+  async serialize<T>(aggregate: AggregateRef, work: () => Promise<T>): Promise<T> {
+    const key = `${aggregate.type}/${aggregate.id}`;
+    const previous = this.tails.get(key) ?? Promise.resolve();
+    const current = previous.then(work, work);
+    const tail = current.catch(() => undefined);
+    this.tails.set(key, tail);
+    try {
+      return await current;
+    } finally {
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    }
+  }
+
+  /** The aggregate's current state under this model. */
+  async load<S extends { sequence: number }>(aggregate: AggregateRef, model: WriteModel<S>): Promise<S> {
+    const key = cacheKey(aggregate, model);
+    let known = this.known.get(key) as { state: S; snapshotAt: number } | undefined;
+    if (!known) {
+      const snapshot = await this.store.readSnapshot(aggregate, snapshotName(model));
+      known = snapshot ? { state: decodeState<S>(snapshot.state), snapshotAt: snapshot.sequence } : { state: model.initial(), snapshotAt: 0 };
+    }
+    const later = await this.store.readAggregate(aggregate, known.state.sequence);
+    const state = foldWith(model, later, known.state);
+    this.known.set(key, { state, snapshotAt: known.snapshotAt });
+    return state;
+  }
+
+  /**
+   * A snapshot of `state` for an append that follows it, when enough events
+   * came since the last one. Recorded as stored only once the append commits
+   * (see `appended`).
+   */
+  snapshotFor<S extends { sequence: number }>(aggregate: AggregateRef, model: WriteModel<S>, state: S): Snapshot | undefined {
+    const snapshotAt = this.known.get(cacheKey(aggregate, model))?.snapshotAt ?? 0;
+    if (state.sequence - snapshotAt < SNAPSHOT_EVERY) return undefined;
+    return { model: snapshotName(model), sequence: state.sequence, state: encodeState(state) };
+  }
+
+  /** Folds what a command appended into the kept state. */
+  appended<S extends { sequence: number }>(aggregate: AggregateRef, model: WriteModel<S>, before: S, stored: readonly StoredEvent[], snapshot?: Snapshot): void {
+    const key = cacheKey(aggregate, model);
+    const snapshotAt = snapshot?.sequence ?? this.known.get(key)?.snapshotAt ?? 0;
+    this.known.set(key, { state: foldWith(model, stored, before), snapshotAt });
+  }
+}
+
+const cacheKey = (aggregate: AggregateRef, model: WriteModel<{ sequence: number }>) => `${model.name}\n${aggregate.type}\n${aggregate.id}`;

@@ -1,0 +1,210 @@
+/**
+ * The SQLite event store's writer: a worker thread that owns the one write
+ * connection, so that no transaction and no fsync ever runs on a thread that
+ * serves requests. Appends that arrive while a commit is under way go
+ * together in the next transaction (group commit), each in a savepoint of its
+ * own so that its conflict undoes only its own rows; callers hear back after
+ * the commit that holds their events.
+ *
+ * It imports no module of ours at run time (types only), so Node runs it as
+ * it is, from src/ under the tests as from dist/.
+ */
+import { parentPort, workerData } from "node:worker_threads";
+import Database from "better-sqlite3";
+import type { AggregateWrite, StoredEvent, UniqueConstraint } from "./eventstore.js";
+
+export interface WriterOptions {
+  readonly file: string;
+  readonly instanceId: string;
+  readonly synchronous: "FULL" | "NORMAL";
+  readonly busyTimeoutMs: number;
+}
+
+/** One append: its writes and the time its events are stored with. */
+export interface AppendRequest {
+  readonly writes: readonly AggregateWrite[];
+  readonly createdAt: number;
+}
+
+export type WriterRequest = { kind: "append"; id: number; appends: readonly AppendRequest[] } | { kind: "close" };
+
+/** A domain error as data: the event store turns it back into ConcurrencyError or UniqueConstraintError. */
+export type WriteConflict =
+  | { kind: "concurrency"; aggregate: { type: string; id: string }; expectedSequence: number; actualSequence: number }
+  | { kind: "unique"; constraint: UniqueConstraint };
+
+export type AppendOutcome = { ok: StoredEvent[] } | { conflict: WriteConflict };
+
+export type WriterReply =
+  | { kind: "ready" }
+  | { kind: "appended"; id: number; outcomes: AppendOutcome[] }
+  | { kind: "failed"; id: number; message: string; code?: string }
+  | { kind: "closed" };
+
+class Conflict extends Error {
+  readonly conflict: WriteConflict;
+  constructor(conflict: WriteConflict) {
+    super(conflict.kind);
+    this.conflict = conflict;
+  }
+}
+
+function openWriter(options: WriterOptions) {
+  if (options.synchronous !== "FULL" && options.synchronous !== "NORMAL") throw new Error("unsupported synchronous mode");
+  const db = new Database(options.file, { timeout: options.busyTimeoutMs });
+  // the file is already in WAL mode: the event store set it before starting this thread
+  db.pragma(`synchronous = ${options.synchronous}`);
+  db.pragma("foreign_keys = ON");
+  const instanceId = options.instanceId;
+  const stmt = {
+    maxSequence: db
+      .prepare<[string, string, string], number>(
+        "SELECT coalesce(max(sequence), 0) FROM events WHERE instance_id = ? AND aggregate_type = ? AND aggregate_id = ?",
+      )
+      .pluck(),
+    insertEvent: db.prepare(
+      `INSERT INTO events (instance_id, aggregate_type, aggregate_id, sequence, event_type, payload, created_at, resource_owner, editor)
+       VALUES (@instance_id, @aggregate_type, @aggregate_id, @sequence, @event_type, @payload, @created_at, @resource_owner, @editor)`,
+    ),
+    insertUnique: db.prepare("INSERT INTO unique_constraints (instance_id, kind, value, aggregate_id) VALUES (?, ?, ?, ?)"),
+    deleteUnique: db.prepare("DELETE FROM unique_constraints WHERE instance_id = ? AND kind = ? AND value = ?"),
+    insertLookup: db.prepare("INSERT OR IGNORE INTO lookups (instance_id, kind, value, aggregate_id) VALUES (?, ?, ?, ?)"),
+    deleteLookup: db.prepare("DELETE FROM lookups WHERE instance_id = ? AND kind = ? AND value = ? AND aggregate_id = ?"),
+    saveSnapshot: db.prepare(
+      `INSERT INTO snapshots (instance_id, aggregate_type, aggregate_id, model, sequence, state) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (instance_id, aggregate_type, aggregate_id, model)
+       DO UPDATE SET sequence = excluded.sequence, state = excluded.state WHERE sequence < excluded.sequence`,
+    ),
+  };
+
+  const currentSequence = (write: AggregateWrite) => stmt.maxSequence.get(instanceId, write.aggregate.type, write.aggregate.id) ?? 0;
+  const concurrency = (write: AggregateWrite): WriteConflict => ({
+    kind: "concurrency",
+    aggregate: { type: write.aggregate.type, id: write.aggregate.id },
+    expectedSequence: write.expectedSequence,
+    actualSequence: currentSequence(write),
+  });
+
+  function appendWrite(write: AggregateWrite, createdAt: number): StoredEvent[] {
+    const { aggregate, expectedSequence } = write;
+    if (currentSequence(write) !== expectedSequence) throw new Conflict(concurrency(write));
+    const stored = write.events.map((event, i): StoredEvent => {
+      const row = {
+        instance_id: instanceId,
+        aggregate_type: aggregate.type,
+        aggregate_id: aggregate.id,
+        sequence: expectedSequence + i + 1,
+        event_type: event.type,
+        payload: JSON.stringify(event.payload),
+        created_at: createdAt,
+        resource_owner: write.resourceOwner,
+        editor: event.editor,
+      };
+      const result = orConflict(() => stmt.insertEvent.run(row), () => concurrency(write));
+      return {
+        position: Number(result.lastInsertRowid),
+        instanceId,
+        aggregateType: aggregate.type,
+        aggregateId: aggregate.id,
+        sequence: row.sequence,
+        type: event.type,
+        payload: event.payload,
+        createdAt: new Date(createdAt),
+        resourceOwner: write.resourceOwner,
+        editor: event.editor,
+      };
+    });
+    // removals first, so a write that removes and re-adds the same value succeeds
+    for (const unique of write.removeUnique ?? []) stmt.deleteUnique.run(instanceId, unique.kind, unique.value);
+    for (const unique of write.addUnique ?? []) {
+      orConflict(
+        () => stmt.insertUnique.run(instanceId, unique.kind, unique.value, aggregate.id),
+        () => ({ kind: "unique", constraint: { kind: unique.kind, value: unique.value } }),
+      );
+    }
+    for (const lookup of write.removeLookup ?? []) stmt.deleteLookup.run(instanceId, lookup.kind, lookup.value, aggregate.id);
+    for (const lookup of write.addLookup ?? []) stmt.insertLookup.run(instanceId, lookup.kind, lookup.value, aggregate.id);
+    const snapshot = write.snapshot;
+    if (snapshot) {
+      stmt.saveSnapshot.run(instanceId, aggregate.type, aggregate.id, snapshot.model, snapshot.sequence, Buffer.from(snapshot.state));
+    }
+    return stored;
+  }
+
+  // a savepoint per append inside the group's transaction
+  const appendOne = db.transaction((append: AppendRequest): StoredEvent[] =>
+    append.writes.flatMap((write) => appendWrite(write, append.createdAt)),
+  );
+  const commitGroup = db.transaction((appends: readonly AppendRequest[]): AppendOutcome[] =>
+    appends.map((append) => {
+      try {
+        return { ok: appendOne(append) };
+      } catch (err) {
+        if (err instanceof Conflict) return { conflict: err.conflict };
+        throw err;
+      }
+    }),
+  );
+  return { commit: (appends: readonly AppendRequest[]) => commitGroup.immediate(appends), close: () => db.close() };
+}
+
+function orConflict(insert: () => Database.RunResult, conflict: () => WriteConflict): Database.RunResult {
+  try {
+    return insert();
+  } catch (err) {
+    const code = err instanceof Database.SqliteError ? err.code : "";
+    if (code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY") throw new Conflict(conflict());
+    throw err;
+  }
+}
+
+function serve(): void {
+  const port = parentPort!;
+  const writer = openWriter(workerData as WriterOptions);
+  let queue: Extract<WriterRequest, { kind: "append" }>[] = [];
+  let closing = false;
+  let scheduled = false;
+
+  // every request that arrived during the last commit goes into the next one
+  const flush = () => {
+    scheduled = false;
+    const requests = queue;
+    queue = [];
+    if (requests.length > 0) commitRequests(requests);
+    if (closing) {
+      writer.close();
+      port.postMessage({ kind: "closed" } satisfies WriterReply);
+      port.close();
+    }
+  };
+
+  const commitRequests = (requests: readonly Extract<WriterRequest, { kind: "append" }>[]) => {
+    try {
+      const outcomes = writer.commit(requests.flatMap((r) => r.appends));
+      let from = 0;
+      for (const request of requests) {
+        const to = from + request.appends.length;
+        port.postMessage({ kind: "appended", id: request.id, outcomes: outcomes.slice(from, to) } satisfies WriterReply);
+        from = to;
+      }
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      const code = err instanceof Database.SqliteError ? err.code : undefined;
+      for (const request of requests) {
+        port.postMessage({ kind: "failed", id: request.id, message, ...(code && { code }) } satisfies WriterReply);
+      }
+    }
+  };
+
+  port.on("message", (request: WriterRequest) => {
+    if (request.kind === "close") closing = true;
+    else queue.push(request);
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(flush);
+    }
+  });
+  port.postMessage({ kind: "ready" } satisfies WriterReply);
+}
+
+if (parentPort && (workerData as { latchkeyWriter?: boolean } | undefined)?.latchkeyWriter) serve();
