@@ -12,7 +12,7 @@ import {
 } from "./eventstore.js";
 import { GroupCommit, type Outcome } from "./group_commit.js";
 import { migrateSqlite, sqliteMigrations } from "./sqlite_migrations.js";
-import type { AppendOutcome, AppendRequest, WriteConflict, WriterOptions, WriterReply, WriterRequest } from "./sqlite_writer.js";
+import type { AppendOutcome, AppendRequest, CounterRow, WriteConflict, WriterOptions, WriterReply, WriterRequest } from "./sqlite_writer.js";
 
 export interface SqliteEventStoreOptions {
   readonly file: string;
@@ -26,6 +26,10 @@ export interface SqliteEventStore extends EventStore {
   readonly db: Database.Database;
   /** Resolves when the writer thread has opened the file; rejects when it cannot. */
   readonly writerReady: Promise<void>;
+  /** The rate limit counters whose window has not ended (see src/ratelimit/store.ts). */
+  loadCounters(now: number): CounterRow[];
+  /** Saves rate limit counters through the writer and drops those whose window ended. */
+  saveCounters(counters: readonly CounterRow[], now: number): Promise<void>;
 }
 
 interface EventRow {
@@ -130,6 +134,7 @@ function createStore(db: Database.Database, writerOptions: WriterOptions, now: (
         "SELECT aggregate_id FROM lookups WHERE instance_id = ? AND kind = ? AND value = ? ORDER BY aggregate_id",
       )
       .pluck(),
+    loadCounters: db.prepare<[number], CounterRow>("SELECT key, points, expire FROM rate_limits WHERE expire > ?"),
     ping: db.prepare<[], number>("SELECT 1").pluck(),
     migrated: db
       .prepare<[number], number>("SELECT 1 FROM schema_migrations WHERE version = ?")
@@ -145,6 +150,8 @@ function createStore(db: Database.Database, writerOptions: WriterOptions, now: (
     append(writes) {
       return group.submit({ writes, createdAt: now().getTime() });
     },
+    loadCounters: (at) => stmt.loadCounters.all(at),
+    saveCounters: (counters, at) => writer.saveCounters(counters, at),
     async readAggregate(aggregate: AggregateRef, afterSequence = 0) {
       return stmt.readAggregate.all(instanceId, aggregate.type, aggregate.id, afterSequence).map(toStoredEvent);
     },
@@ -180,6 +187,7 @@ function createStore(db: Database.Database, writerOptions: WriterOptions, now: (
 interface Writer {
   readonly ready: Promise<void>;
   append(appends: readonly AppendRequest[]): Promise<Outcome<StoredEvent[]>[]>;
+  saveCounters(counters: readonly CounterRow[], now: number): Promise<void>;
   running(): boolean;
   close(): Promise<void>;
 }
@@ -196,13 +204,22 @@ function startWriter(options: WriterOptions): Writer {
     execArgv: [],
   });
   worker.unref();
-  const waiting = new Map<number, { resolve(outcomes: Outcome<StoredEvent[]>[]): void; reject(err: Error): void }>();
+  const waiting = new Map<number, { resolve(outcomes?: Outcome<StoredEvent[]>[]): void; reject(err: Error): void }>();
   let nextId = 1;
   let stopped: Error | undefined;
   let onReady: { resolve(): void; reject(err: Error): void } | undefined;
   const ready = new Promise<void>((resolve, reject) => (onReady = { resolve, reject }));
   ready.catch(() => {});
   let onClosed: (() => void) | undefined;
+  const request = <T>(message: (id: number) => WriterRequest): Promise<T> => {
+    if (stopped) return Promise.reject(stopped);
+    const id = nextId++;
+    return new Promise<T>((resolve, reject) => {
+      waiting.set(id, { resolve: resolve as (value?: unknown) => void, reject });
+      worker.ref();
+      worker.postMessage(message(id));
+    });
+  };
 
   const stop = (err: Error) => {
     stopped ??= err;
@@ -217,11 +234,13 @@ function startWriter(options: WriterOptions): Writer {
         onReady?.resolve();
         return;
       case "appended":
+      case "saved":
       case "failed": {
         const pending = waiting.get(reply.id);
         waiting.delete(reply.id);
         if (waiting.size === 0) worker.unref();
         if (reply.kind === "appended") pending?.resolve(reply.outcomes.map(toOutcome));
+        else if (reply.kind === "saved") pending?.resolve();
         else pending?.reject(new Database.SqliteError(reply.message, reply.code ?? "SQLITE_ERROR"));
         return;
       }
@@ -236,13 +255,10 @@ function startWriter(options: WriterOptions): Writer {
     ready,
     running: () => stopped === undefined,
     append(appends) {
-      if (stopped) return Promise.reject(stopped);
-      const id = nextId++;
-      return new Promise((resolve, reject) => {
-        waiting.set(id, { resolve, reject });
-        worker.ref();
-        worker.postMessage({ kind: "append", id, appends } satisfies WriterRequest);
-      });
+      return request<Outcome<StoredEvent[]>[]>((id) => ({ kind: "append", id, appends }));
+    },
+    saveCounters(counters, now) {
+      return request<void>((id) => ({ kind: "counters", id, counters, now }));
     },
     close() {
       if (stopped) return Promise.resolve();

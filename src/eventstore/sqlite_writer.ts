@@ -26,7 +26,17 @@ export interface AppendRequest {
   readonly createdAt: number;
 }
 
-export type WriterRequest = { kind: "append"; id: number; appends: readonly AppendRequest[] } | { kind: "close" };
+/** A rate limit counter (see src/ratelimit/store.ts), saved in the table rate_limits. */
+export interface CounterRow {
+  readonly key: string;
+  readonly points: number;
+  readonly expire: number;
+}
+
+export type WriterRequest =
+  | { kind: "append"; id: number; appends: readonly AppendRequest[] }
+  | { kind: "counters"; id: number; counters: readonly CounterRow[]; now: number }
+  | { kind: "close" };
 
 /** A domain error as data: the event store turns it back into ConcurrencyError or UniqueConstraintError. */
 export type WriteConflict =
@@ -38,6 +48,7 @@ export type AppendOutcome = { ok: StoredEvent[] } | { conflict: WriteConflict };
 export type WriterReply =
   | { kind: "ready" }
   | { kind: "appended"; id: number; outcomes: AppendOutcome[] }
+  | { kind: "saved"; id: number }
   | { kind: "failed"; id: number; message: string; code?: string }
   | { kind: "closed" };
 
@@ -145,7 +156,20 @@ function openWriter(options: WriterOptions) {
       }
     }),
   );
-  return { commit: (appends: readonly AppendRequest[]) => commitGroup.immediate(appends), close: () => db.close() };
+  const saveCounter = db.prepare(
+    `INSERT INTO rate_limits (key, points, expire) VALUES (?, ?, ?)
+     ON CONFLICT (key) DO UPDATE SET points = excluded.points, expire = excluded.expire`,
+  );
+  const dropExpired = db.prepare("DELETE FROM rate_limits WHERE expire < ?");
+  const saveCounters = db.transaction((counters: readonly CounterRow[], now: number) => {
+    for (const c of counters) saveCounter.run(c.key, c.points, c.expire);
+    dropExpired.run(now);
+  });
+  return {
+    commit: (appends: readonly AppendRequest[]) => commitGroup.immediate(appends),
+    saveCounters: (counters: readonly CounterRow[], now: number) => saveCounters.immediate(counters, now),
+    close: () => db.close(),
+  };
 }
 
 function orConflict(insert: () => Database.RunResult, conflict: () => WriteConflict): Database.RunResult {
@@ -162,6 +186,7 @@ function serve(): void {
   const port = parentPort!;
   const writer = openWriter(workerData as WriterOptions);
   let queue: Extract<WriterRequest, { kind: "append" }>[] = [];
+  let counters: Extract<WriterRequest, { kind: "counters" }>[] = [];
   let closing = false;
   let scheduled = false;
 
@@ -171,6 +196,14 @@ function serve(): void {
     const requests = queue;
     queue = [];
     if (requests.length > 0) commitRequests(requests);
+    for (const request of counters.splice(0)) {
+      try {
+        writer.saveCounters(request.counters, request.now);
+        port.postMessage({ kind: "saved", id: request.id } satisfies WriterReply);
+      } catch (err) {
+        port.postMessage({ kind: "failed", id: request.id, message: err instanceof Error ? err.message : String(err) } satisfies WriterReply);
+      }
+    }
     if (closing) {
       writer.close();
       port.postMessage({ kind: "closed" } satisfies WriterReply);
@@ -198,6 +231,7 @@ function serve(): void {
 
   port.on("message", (request: WriterRequest) => {
     if (request.kind === "close") closing = true;
+    else if (request.kind === "counters") counters.push(request);
     else queue.push(request);
     if (!scheduled) {
       scheduled = true;

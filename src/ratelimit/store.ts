@@ -1,12 +1,12 @@
 /**
- * Where rate limit counters live: the event store's database, so limits hold
- * across restarts and for every process on that database. A store hands out
- * rate-limiter-flexible limiters; another database needs only another store
- * (SQLite and PostgreSQL here).
+ * Where rate limit counters live. A store hands out rate-limiter-flexible
+ * limiters. On PostgreSQL the counters are in the database, shared by every
+ * instance on it; with the SQLite file they are in memory and saved to the
+ * file behind the calls (see memoryRateLimitStore), so limits hold across
+ * restarts without a statement on any call's path.
  */
-import Database from "better-sqlite3";
 import type { Pool, QueryConfig } from "pg";
-import { RateLimiterPostgres, RateLimiterRes, RateLimiterSQLite, type RateLimiterAbstract } from "rate-limiter-flexible";
+import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRes, type IRateLimiterOptions, type RateLimiterAbstract } from "rate-limiter-flexible";
 import { mapConnectionErrors } from "../eventstore/postgres_pool.js";
 
 export interface LimiterOptions {
@@ -19,109 +19,102 @@ export interface LimiterOptions {
 
 export interface RateLimitStore {
   limiter(options: LimiterOptions): RateLimiterAbstract;
-  /** stops background work; the database itself belongs to the event store */
-  close(): void;
+  /** stops background work and saves what is not saved yet; the database itself belongs to the event store */
+  close(): Promise<void>;
 }
 
 /** Created by SQLite migration 4 and PostgreSQL migration 3 with the columns the limiters expect. */
 const TABLE = "rate_limits";
 const SWEEP_INTERVAL_MS = 5 * 60_000;
 
+/** A counter as kept in the table `rate_limits`: its key (limit and hashed caller), points used, end of its window (ms). */
+export interface SavedCounter {
+  key: string;
+  points: number;
+  expire: number;
+}
+
+/** Where counters kept in memory are saved, so that a restart does not reset them. */
+export interface CounterSink {
+  /** the counters whose window has not ended */
+  load(now: number): SavedCounter[];
+  /** replaces the saved values of these counters and drops the ones whose window ended */
+  save(counters: readonly SavedCounter[], now: number): Promise<void>;
+}
+
+const SAVE_INTERVAL_MS = 1000;
+
 /**
- * Counters in the event store's SQLite connection (a second connection would
- * make each discard the other's page cache on every write). Their writes
- * commit without fsync (synchronous=NORMAL in WAL mode): a crash of the
- * process loses nothing, a power cut may lose the last counts, and the limiter
- * stays off the disk's flush, which the events alone pay for.
+ * Counters in this process's memory, counted without any I/O on the call's
+ * path. What changed is saved through `sink` once a second and on close, and
+ * read back at start: a restart keeps the counts (up to the last second's),
+ * a process crash loses at most that second.
  */
-export function sqliteRateLimitStore(db: Database.Database, options: { sharedWriters: boolean }): RateLimitStore {
-  const client = limiterClient(db, options.sharedWriters);
-  // Our own sweep instead of the library's, which would keep running on a closed database.
-  const sweep = setInterval(() => {
-    if (db.open) db.prepare(`DELETE FROM ${TABLE} WHERE expire < ?`).run(Date.now());
-  }, SWEEP_INTERVAL_MS).unref();
+export function memoryRateLimitStore(sink: CounterSink, logger?: { warn(obj: object, msg: string): void }): RateLimitStore {
+  const saved = new Map(sink.load(Date.now()).map((c) => [c.key, c]));
+  const changed = new Map<string, SavedCounter>();
+  const note = (key: string, res: RateLimiterRes) => {
+    changed.set(key, { key, points: res.consumedPoints, expire: Date.now() + Math.max(res.msBeforeNext, 0) });
+  };
+  let saving: Promise<void> = Promise.resolve();
+  const flush = () => {
+    if (changed.size === 0) return saving;
+    const batch = [...changed.values()];
+    changed.clear();
+    saving = saving
+      .then(() => sink.save(batch, Date.now()))
+      .catch((err: unknown) => logger?.warn({ err }, "rate limit counters could not be saved"));
+    return saving;
+  };
+  const timer = setInterval(() => void flush(), SAVE_INTERVAL_MS).unref();
+
   return {
-    limiter: (options) =>
-      new WaitingSqliteLimiter({
-        ...options,
-        storeClient: client,
-        storeType: "better-sqlite3",
-        tableName: TABLE,
-        tableCreated: true,
-        clearExpiredByTimeout: false,
-      }),
-    close: () => clearInterval(sweep),
+    limiter(options) {
+      const limiter = new NotingMemoryLimiter({ ...options }, note);
+      const prefix = `${options.keyPrefix}:`;
+      const now = Date.now();
+      for (const counter of saved.values()) {
+        if (counter.key.startsWith(prefix) && counter.expire > now) {
+          void limiter.seed(counter.key.slice(prefix.length), counter.points, (counter.expire - now) / 1000);
+        }
+      }
+      return limiter;
+    },
+    async close() {
+      clearInterval(timer);
+      await flush();
+    },
   };
 }
 
-const BUSY_WAIT_MS = 5000;
+/** RateLimiterMemory that tells `note` the new value of every counter it changes. */
+class NotingMemoryLimiter extends RateLimiterMemory {
+  constructor(
+    options: IRateLimiterOptions,
+    private readonly note: (key: string, res: RateLimiterRes) => void,
+  ) {
+    super(options);
+  }
 
-/**
- * When other processes share the file (`--workers`) and one holds its write
- * lock, a counter write fails at once instead of sleeping in SQLite's busy
- * handler, and is tried again after the event loop has served others.
- */
-class WaitingSqliteLimiter extends RateLimiterSQLite {
   override consume(key: string | number, points?: number, options?: Record<string, unknown>): Promise<RateLimiterRes> {
-    return whileBusy(() => super.consume(key, points, options));
+    return this.noted(key, super.consume(key, points, options));
   }
 
   override reward(key: string | number, points?: number, options?: Record<string, unknown>): Promise<RateLimiterRes> {
-    return whileBusy(() => super.reward(key, points, options));
+    return this.noted(key, super.reward(key, points, options));
   }
-}
 
-async function whileBusy<T>(write: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + BUSY_WAIT_MS;
-  for (;;) {
-    try {
-      return await write();
-    } catch (err) {
-      const busy = err instanceof Database.SqliteError && err.code.startsWith("SQLITE_BUSY");
-      if (!busy || Date.now() > deadline) throw err;
-      await new Promise((resolve) => setTimeout(resolve, 1));
-    }
+  seed(key: string, points: number, seconds: number): Promise<RateLimiterRes> {
+    return super.set(key, points, seconds);
   }
-}
 
-/**
- * The connection as RateLimiterSQLite uses it (`prepare`, `transaction`).
- * Each statement is prepared once, and one that writes runs without fsync and
- * without waiting on a lock (see above). Its transactions wrap a single upsert, which SQLite
- * already runs atomically, so they run as that statement alone.
- */
-function limiterClient(db: Database.Database, sharedWriters: boolean): Pick<Database.Database, "prepare" | "transaction"> {
-  const synchronous = db.pragma("synchronous", { simple: true }) as number;
-  const busyTimeout = db.pragma("busy_timeout", { simple: true }) as number;
-  // pragmas take effect when prepared, so each switch is a fresh one
-  const lightly = <T>(run: () => T): T => {
-    db.pragma("synchronous = NORMAL");
-    if (sharedWriters) db.pragma("busy_timeout = 0");
-    try {
-      return run();
-    } finally {
-      db.pragma(`synchronous = ${synchronous}`);
-      if (sharedWriters) db.pragma(`busy_timeout = ${busyTimeout}`);
-    }
-  };
-  const statements = new Map<string, Database.Statement>();
-  const prepare = (sql: string) => {
-    let statement = statements.get(sql);
-    if (!statement) {
-      const prepared = db.prepare(sql);
-      statement = prepared.readonly ? prepared : Object.assign(Object.create(prepared) as Database.Statement, {
-        run: (...args: unknown[]) => lightly(() => prepared.run(...args)),
-        get: (...args: unknown[]) => lightly(() => prepared.get(...args)),
-        all: (...args: unknown[]) => lightly(() => prepared.all(...args)),
-      });
-      statements.set(sql, statement);
-    }
-    return statement;
-  };
-  return {
-    prepare: prepare as Database.Database["prepare"],
-    transaction: ((fn: (...args: unknown[]) => unknown) => fn) as Database.Database["transaction"],
-  };
+  private noted(key: string | number, result: Promise<RateLimiterRes>): Promise<RateLimiterRes> {
+    const record = (res: unknown) => {
+      if (res instanceof RateLimiterRes) this.note(this.getKey(key), res);
+    };
+    result.then(record, record);
+    return result;
+  }
 }
 
 export function postgresRateLimitStore(pool: Pool): RateLimitStore {
@@ -140,6 +133,6 @@ export function postgresRateLimitStore(pool: Pool): RateLimitStore {
         tableCreated: true,
         clearExpiredByTimeout: false,
       }),
-    close: () => clearInterval(sweep),
+    close: async () => clearInterval(sweep),
   };
 }

@@ -81,7 +81,7 @@ export async function openApp(config: Config, logger: Logger, options: AppOption
   // the admin token and the outbox live here, on PostgreSQL too
   ensureDataDir(config.dataDir);
   const keys = loadEncryptionKeys(config);
-  const backend = await openBackend({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, clock, sharedWriters: config.workers > 1 });
+  const backend = await openBackend({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, clock });
   const { metrics } = options;
   const store = metrics ? instrumentEventStore(backend.store, metrics) : backend.store;
   const adminTokenFile = path.join(config.dataDir, ADMIN_TOKEN_FILE);
@@ -147,7 +147,7 @@ export async function openApp(config: Config, logger: Logger, options: AppOption
     ...(metrics && { metrics }),
     async close() {
       await background.close();
-      limitStore.close();
+      await limitStore.close();
       await notifier?.close();
       await store.close();
     },

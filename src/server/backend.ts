@@ -10,7 +10,7 @@ import { openPostgresEventStore } from "../eventstore/postgres.js";
 import { openSqliteEventStore } from "../eventstore/sqlite.js";
 import { postgresNotificationState } from "../notification/postgres_state.js";
 import { sqliteNotificationState, type NotificationState } from "../notification/state.js";
-import { postgresRateLimitStore, sqliteRateLimitStore, type RateLimitStore } from "../ratelimit/store.js";
+import { memoryRateLimitStore, postgresRateLimitStore, type RateLimitStore } from "../ratelimit/store.js";
 import { DATABASE_FILE, ensureDataDir } from "./data_dir.js";
 
 export type BackendKind = "sqlite" | "postgresql";
@@ -26,8 +26,6 @@ export interface BackendOptions {
   dataDir: string;
   databaseUrl?: string | undefined;
   clock?: (() => Date) | undefined;
-  /** other processes on this host write to the SQLite file too (--workers) */
-  sharedWriters?: boolean;
 }
 
 /** Opens the database and applies its migrations; creates the data directory for a SQLite file. */
@@ -43,7 +41,6 @@ export async function openBackend(options: BackendOptions): Promise<Backend> {
     };
   }
   ensureDataDir(options.dataDir);
-  const sharedWriters = options.sharedWriters ?? false;
   const store = openSqliteEventStore({ file: path.join(options.dataDir, DATABASE_FILE), ...now });
   try {
     await store.writerReady;
@@ -55,7 +52,7 @@ export async function openBackend(options: BackendOptions): Promise<Backend> {
     kind: "sqlite",
     store,
     notificationState: () => sqliteNotificationState(store.db),
-    rateLimitStore: () => sqliteRateLimitStore(store.db, { sharedWriters }),
+    rateLimitStore: () => memoryRateLimitStore({ load: (at) => store.loadCounters(at), save: (counters, at) => store.saveCounters(counters, at) }),
   };
 }
 
