@@ -1,4 +1,4 @@
-import { Worker } from "node:worker_threads";
+import type { MessagePort } from "node:worker_threads";
 import Database from "better-sqlite3";
 import {
   ConcurrencyError,
@@ -10,15 +10,21 @@ import {
   type StoredEvent,
   type UniqueConstraint,
 } from "./eventstore.js";
-import { GroupCommit, type Outcome } from "./group_commit.js";
+import { GroupCommit } from "./group_commit.js";
 import { migrateSqlite, sqliteMigrations } from "./sqlite_migrations.js";
-import type { AppendOutcome, AppendRequest, CounterRow, WriteConflict, WriterOptions, WriterReply, WriterRequest } from "./sqlite_writer.js";
+import type { AppendRequest, CounterRow, WriterOptions } from "./sqlite_writer.js";
+import { connectWriter, startWriter, type WriterClient } from "./sqlite_writer_client.js";
 
 export interface SqliteEventStoreOptions {
   readonly file: string;
   readonly instanceId?: string;
   readonly now?: () => Date;
   readonly synchronous?: "FULL" | "NORMAL";
+  /**
+   * A port to the writer thread of the event store that opened the file first
+   * in this process (see `writerPort`); without one, this store starts the writer.
+   */
+  readonly writer?: MessagePort;
 }
 
 export interface SqliteEventStore extends EventStore {
@@ -30,6 +36,8 @@ export interface SqliteEventStore extends EventStore {
   loadCounters(now: number): CounterRow[];
   /** Saves rate limit counters through the writer and drops those whose window ended. */
   saveCounters(counters: readonly CounterRow[], now: number): Promise<void>;
+  /** A new port to this store's writer, for an event store in another thread (option `writer`). */
+  writerPort(): MessagePort;
 }
 
 interface EventRow {
@@ -68,7 +76,8 @@ export function openSqliteEventStore(options: SqliteEventStoreOptions): SqliteEv
     synchronous: options.synchronous ?? "FULL",
     busyTimeoutMs: BUSY_TIMEOUT_MS,
   };
-  return createStore(db, writer, options.now ?? (() => new Date()));
+  const client = options.writer ? connectWriter(options.writer) : startWriter(writer);
+  return createStore(db, writer.instanceId, client, options.now ?? (() => new Date()));
 }
 
 const BUSY_TIMEOUT_MS = 5000;
@@ -108,8 +117,7 @@ function openDatabase(file: string, synchronous: "FULL" | "NORMAL"): Database.Da
   }
 }
 
-function createStore(db: Database.Database, writerOptions: WriterOptions, now: () => Date): SqliteEventStore {
-  const instanceId = writerOptions.instanceId;
+function createStore(db: Database.Database, instanceId: string, writer: WriterClient, now: () => Date): SqliteEventStore {
   const stmt = {
     readAggregate: db.prepare<[...AggregateKey, number], EventRow>(
       `SELECT ${EVENT_COLUMNS} FROM events
@@ -141,7 +149,6 @@ function createStore(db: Database.Database, writerOptions: WriterOptions, now: (
       .pluck(),
   };
   const latestVersion = sqliteMigrations.at(-1)?.version ?? 0;
-  const writer = startWriter(writerOptions);
   const group = new GroupCommit<AppendRequest, StoredEvent[]>((appends) => writer.append(appends));
 
   return {
@@ -152,6 +159,7 @@ function createStore(db: Database.Database, writerOptions: WriterOptions, now: (
     },
     loadCounters: (at) => stmt.loadCounters.all(at),
     saveCounters: (counters, at) => writer.saveCounters(counters, at),
+    writerPort: () => writer.attach(),
     async readAggregate(aggregate: AggregateRef, afterSequence = 0) {
       return stmt.readAggregate.all(instanceId, aggregate.type, aggregate.id, afterSequence).map(toStoredEvent);
     },
@@ -182,103 +190,6 @@ function createStore(db: Database.Database, writerOptions: WriterOptions, now: (
       if (db.open) db.close();
     },
   };
-}
-
-interface Writer {
-  readonly ready: Promise<void>;
-  append(appends: readonly AppendRequest[]): Promise<Outcome<StoredEvent[]>[]>;
-  saveCounters(counters: readonly CounterRow[], now: number): Promise<void>;
-  running(): boolean;
-  close(): Promise<void>;
-}
-
-/**
- * Starts the writer thread (sqlite_writer.ts). The thread keeps the process
- * alive only while an append waits for it.
- */
-function startWriter(options: WriterOptions): Writer {
-  // under the tests this module runs from src/ as TypeScript, which Node runs as it is
-  const ext = import.meta.url.endsWith(".ts") ? "ts" : "js";
-  const worker = new Worker(new URL(`./sqlite_writer.${ext}`, import.meta.url), {
-    workerData: { ...options, latchkeyWriter: true },
-    execArgv: [],
-  });
-  worker.unref();
-  const waiting = new Map<number, { resolve(outcomes?: Outcome<StoredEvent[]>[]): void; reject(err: Error): void }>();
-  let nextId = 1;
-  let stopped: Error | undefined;
-  let onReady: { resolve(): void; reject(err: Error): void } | undefined;
-  const ready = new Promise<void>((resolve, reject) => (onReady = { resolve, reject }));
-  ready.catch(() => {});
-  let onClosed: (() => void) | undefined;
-  const request = <T>(message: (id: number) => WriterRequest): Promise<T> => {
-    if (stopped) return Promise.reject(stopped);
-    const id = nextId++;
-    return new Promise<T>((resolve, reject) => {
-      waiting.set(id, { resolve: resolve as (value?: unknown) => void, reject });
-      worker.ref();
-      worker.postMessage(message(id));
-    });
-  };
-
-  const stop = (err: Error) => {
-    stopped ??= err;
-    onReady?.reject(err);
-    for (const pending of waiting.values()) pending.reject(err);
-    waiting.clear();
-    onClosed?.();
-  };
-  worker.on("message", (reply: WriterReply) => {
-    switch (reply.kind) {
-      case "ready":
-        onReady?.resolve();
-        return;
-      case "appended":
-      case "saved":
-      case "failed": {
-        const pending = waiting.get(reply.id);
-        waiting.delete(reply.id);
-        if (waiting.size === 0) worker.unref();
-        if (reply.kind === "appended") pending?.resolve(reply.outcomes.map(toOutcome));
-        else if (reply.kind === "saved") pending?.resolve();
-        else pending?.reject(new Database.SqliteError(reply.message, reply.code ?? "SQLITE_ERROR"));
-        return;
-      }
-      case "closed":
-        stop(new Error("the event store is closed"));
-    }
-  });
-  worker.on("error", (err) => stop(err));
-  worker.on("exit", (code) => stop(new Error(`the event store's writer stopped (exit code ${code})`)));
-
-  return {
-    ready,
-    running: () => stopped === undefined,
-    append(appends) {
-      return request<Outcome<StoredEvent[]>[]>((id) => ({ kind: "append", id, appends }));
-    },
-    saveCounters(counters, now) {
-      return request<void>((id) => ({ kind: "counters", id, counters, now }));
-    },
-    close() {
-      if (stopped) return Promise.resolve();
-      return new Promise<void>((resolve) => {
-        onClosed = resolve;
-        worker.ref();
-        worker.postMessage({ kind: "close" } satisfies WriterRequest);
-      });
-    },
-  };
-}
-
-function toOutcome(outcome: AppendOutcome): Outcome<StoredEvent[]> {
-  return "ok" in outcome ? { ok: outcome.ok } : { error: toConflictError(outcome.conflict) };
-}
-
-function toConflictError(conflict: WriteConflict): Error {
-  return conflict.kind === "concurrency"
-    ? new ConcurrencyError(conflict.aggregate, conflict.expectedSequence, conflict.actualSequence)
-    : new UniqueConstraintError(conflict.constraint);
 }
 
 function toStoredEvent(row: EventRow): StoredEvent {

@@ -9,7 +9,7 @@
  * It imports no module of ours at run time (types only), so Node runs it as
  * it is, from src/ under the tests as from dist/.
  */
-import { parentPort, workerData } from "node:worker_threads";
+import { parentPort, workerData, type MessagePort } from "node:worker_threads";
 import Database from "better-sqlite3";
 import type { AggregateWrite, StoredEvent, UniqueConstraint } from "./eventstore.js";
 
@@ -36,6 +36,8 @@ export interface CounterRow {
 export type WriterRequest =
   | { kind: "append"; id: number; appends: readonly AppendRequest[] }
   | { kind: "counters"; id: number; counters: readonly CounterRow[]; now: number }
+  /** another thread's port: its event store appends through it (close comes from the parent only) */
+  | { kind: "attach"; port: MessagePort }
   | { kind: "close" };
 
 /** A domain error as data: the event store turns it back into ConcurrencyError or UniqueConstraintError. */
@@ -182,63 +184,85 @@ function orConflict(insert: () => Database.RunResult, conflict: () => WriteConfl
   }
 }
 
+type Queued<K extends WriterRequest["kind"]> = { request: Extract<WriterRequest, { kind: K }>; port: MessagePort };
+
+/**
+ * Serves the thread's parent and every port attached later (another thread's
+ * event store). Each request is answered on the port it came from.
+ */
 function serve(): void {
-  const port = parentPort!;
   const writer = openWriter(workerData as WriterOptions);
-  let queue: Extract<WriterRequest, { kind: "append" }>[] = [];
-  let counters: Extract<WriterRequest, { kind: "counters" }>[] = [];
+  const ports = new Set<MessagePort>();
+  let appends: Queued<"append">[] = [];
+  let counters: Queued<"counters">[] = [];
   let closing = false;
   let scheduled = false;
+  const reply = (port: MessagePort, message: WriterReply) => port.postMessage(message);
+  const failure = (err: unknown) => ({
+    message: err instanceof Error ? err.message : String(err),
+    ...(err instanceof Database.SqliteError && { code: err.code }),
+  });
 
   // every request that arrived during the last commit goes into the next one
   const flush = () => {
     scheduled = false;
-    const requests = queue;
-    queue = [];
-    if (requests.length > 0) commitRequests(requests);
-    for (const request of counters.splice(0)) {
+    const group = appends;
+    appends = [];
+    if (group.length > 0) commitAppends(group);
+    for (const { request, port } of counters.splice(0)) {
       try {
         writer.saveCounters(request.counters, request.now);
-        port.postMessage({ kind: "saved", id: request.id } satisfies WriterReply);
+        reply(port, { kind: "saved", id: request.id });
       } catch (err) {
-        port.postMessage({ kind: "failed", id: request.id, message: err instanceof Error ? err.message : String(err) } satisfies WriterReply);
+        reply(port, { kind: "failed", id: request.id, ...failure(err) });
       }
     }
     if (closing) {
       writer.close();
-      port.postMessage({ kind: "closed" } satisfies WriterReply);
-      port.close();
+      reply(parentPort!, { kind: "closed" });
+      for (const port of ports) port.close();
+      parentPort!.close();
     }
   };
 
-  const commitRequests = (requests: readonly Extract<WriterRequest, { kind: "append" }>[]) => {
+  const commitAppends = (group: readonly Queued<"append">[]) => {
     try {
-      const outcomes = writer.commit(requests.flatMap((r) => r.appends));
+      const outcomes = writer.commit(group.flatMap((q) => q.request.appends));
       let from = 0;
-      for (const request of requests) {
+      for (const { request, port } of group) {
         const to = from + request.appends.length;
-        port.postMessage({ kind: "appended", id: request.id, outcomes: outcomes.slice(from, to) } satisfies WriterReply);
+        reply(port, { kind: "appended", id: request.id, outcomes: outcomes.slice(from, to) });
         from = to;
       }
     } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
-      const code = err instanceof Database.SqliteError ? err.code : undefined;
-      for (const request of requests) {
-        port.postMessage({ kind: "failed", id: request.id, message, ...(code && { code }) } satisfies WriterReply);
-      }
+      for (const { request, port } of group) reply(port, { kind: "failed", id: request.id, ...failure(err) });
     }
   };
 
-  port.on("message", (request: WriterRequest) => {
-    if (request.kind === "close") closing = true;
-    else if (request.kind === "counters") counters.push(request);
-    else queue.push(request);
-    if (!scheduled) {
-      scheduled = true;
-      setImmediate(flush);
-    }
-  });
-  port.postMessage({ kind: "ready" } satisfies WriterReply);
+  const listen = (port: MessagePort) => {
+    port.on("message", (request: WriterRequest) => {
+      switch (request.kind) {
+        case "close":
+          closing = true;
+          break;
+        case "attach":
+          ports.add(request.port);
+          listen(request.port);
+          return;
+        case "counters":
+          counters.push({ request, port });
+          break;
+        case "append":
+          appends.push({ request, port });
+      }
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
+    });
+  };
+  listen(parentPort!);
+  reply(parentPort!, { kind: "ready" });
 }
 
 if (parentPort && (workerData as { latchkeyWriter?: boolean } | undefined)?.latchkeyWriter) serve();

@@ -17,6 +17,8 @@ import { instrumentEventStore } from "../metrics/eventstore.js";
 import type { Metrics } from "../metrics/metrics.js";
 import { watchNotifier } from "../metrics/notifier.js";
 import { instrumentRateLimits } from "../metrics/rate_limits.js";
+import { startNotifierThread } from "../notification/in_thread.js";
+import type { Notifier } from "../notification/notifier.js";
 import { startNotification } from "../notification/start.js";
 import { createRateLimits, type RateLimits } from "../ratelimit/limits.js";
 import { describeBackend, openBackend, type BackendKind, type BackendOptions } from "./backend.js";
@@ -123,7 +125,17 @@ export async function openApp(config: Config, logger: Logger, options: AppOption
   const notificationState = backend.notificationState({ leaseMs: config.notifyLeaseMs });
   // the process that runs the notifier reports its gauges (a cluster sums every worker's)
   if (metrics && options.runNotifier !== false) watchNotifier(metrics, notificationState, clock, logger);
-  const notifier = options.runNotifier === false ? undefined : startNotification(config, { store, state: notificationState, aggregates, cipher, clock, logger, ...(metrics && { onDelivery: metrics.delivery }) });
+  const onDelivery = metrics && { onDelivery: metrics.delivery };
+  let notifier: Notifier | undefined;
+  try {
+    if (options.runNotifier === false) notifier = undefined;
+    // a clock chosen by a test cannot reach another thread
+    else if (options.clock) notifier = startNotification(config, { store, state: notificationState, aggregates, cipher, clock, logger, ...onDelivery });
+    else notifier = await startNotifierThread(config, { keys, logger, ...(backend.writerPort && { writer: backend.writerPort() }), ...onDelivery });
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
   const limitStore = backend.rateLimitStore();
   const limits = createRateLimits(limitStore, config.rateLimits);
   const background = new ResetQueue({

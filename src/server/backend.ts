@@ -5,6 +5,7 @@
  * limit counters, all in that one database.
  */
 import path from "node:path";
+import type { MessagePort } from "node:worker_threads";
 import type { EventStore } from "../eventstore/eventstore.js";
 import { openPostgresEventStore } from "../eventstore/postgres.js";
 import { openSqliteEventStore } from "../eventstore/sqlite.js";
@@ -20,12 +21,16 @@ export interface Backend {
   readonly store: EventStore;
   notificationState(options: { leaseMs: number }): NotificationState;
   rateLimitStore(): RateLimitStore;
+  /** on SQLite: a port to the event store's writer, for a store in another thread */
+  writerPort?(): MessagePort;
 }
 
 export interface BackendOptions {
   dataDir: string;
   databaseUrl?: string | undefined;
   clock?: (() => Date) | undefined;
+  /** on SQLite, append through this port to a writer another thread started (see sqlite_writer_client.ts) */
+  sqliteWriter?: MessagePort | undefined;
 }
 
 /** Opens the database and applies its migrations; creates the data directory for a SQLite file. */
@@ -41,7 +46,11 @@ export async function openBackend(options: BackendOptions): Promise<Backend> {
     };
   }
   ensureDataDir(options.dataDir);
-  const store = openSqliteEventStore({ file: path.join(options.dataDir, DATABASE_FILE), ...now });
+  const store = openSqliteEventStore({
+    file: path.join(options.dataDir, DATABASE_FILE),
+    ...now,
+    ...(options.sqliteWriter && { writer: options.sqliteWriter }),
+  });
   try {
     await store.writerReady;
   } catch (err) {
@@ -52,6 +61,7 @@ export async function openBackend(options: BackendOptions): Promise<Backend> {
     kind: "sqlite",
     store,
     notificationState: () => sqliteNotificationState(store.db),
+    writerPort: () => store.writerPort(),
     rateLimitStore: () => memoryRateLimitStore({ load: (at) => store.loadCounters(at), save: (counters, at) => store.saveCounters(counters, at) }),
   };
 }

@@ -1,0 +1,129 @@
+/**
+ * The event store's side of the writer thread (sqlite_writer.ts): requests
+ * numbered and answered through promises. The thread that opens the file
+ * first starts the writer; event stores in other threads of the process reach
+ * the same writer through a port it hands out, so all appends share one
+ * connection and one group commit.
+ */
+import { MessageChannel, Worker, type MessagePort } from "node:worker_threads";
+import Database from "better-sqlite3";
+import { ConcurrencyError, UniqueConstraintError, type StoredEvent } from "./eventstore.js";
+import type { Outcome } from "./group_commit.js";
+import type { AppendOutcome, AppendRequest, CounterRow, WriteConflict, WriterOptions, WriterReply, WriterRequest } from "./sqlite_writer.js";
+
+export interface WriterClient {
+  /** resolves when the writer has opened the file; rejects when it cannot */
+  readonly ready: Promise<void>;
+  append(appends: readonly AppendRequest[]): Promise<Outcome<StoredEvent[]>[]>;
+  saveCounters(counters: readonly CounterRow[], now: number): Promise<void>;
+  /** a new port to the same writer, to hand to another thread */
+  attach(): MessagePort;
+  running(): boolean;
+  /** the writer's owner stops it after what is queued; another thread only lets go of its port */
+  close(): Promise<void>;
+}
+
+/** Starts the writer thread. It keeps the process alive only while a request waits for it. */
+export function startWriter(options: WriterOptions): WriterClient {
+  // under the tests this module runs from src/ as TypeScript, which Node runs as it is
+  const ext = import.meta.url.endsWith(".ts") ? "ts" : "js";
+  const worker = new Worker(new URL(`./sqlite_writer.${ext}`, import.meta.url), {
+    workerData: { ...options, latchkeyWriter: true },
+    execArgv: [],
+  });
+  const client = writerClient(worker, true);
+  worker.on("error", (err) => client.stop(err));
+  worker.on("exit", (code) => client.stop(new Error(`the event store's writer stopped (exit code ${code})`)));
+  return client;
+}
+
+/** Reaches the writer another thread started, through a port from its `attach`. */
+export function connectWriter(port: MessagePort): WriterClient {
+  const client = writerClient(port, false);
+  port.on("close", () => client.stop(new Error("the event store's writer is gone")));
+  return client;
+}
+
+function writerClient(target: Worker | MessagePort, owner: boolean): WriterClient & { stop(err: Error): void } {
+  target.unref();
+  const waiting = new Map<number, { resolve(value?: unknown): void; reject(err: Error): void }>();
+  let nextId = 1;
+  let stopped: Error | undefined;
+  let onReady: { resolve(): void; reject(err: Error): void } | undefined;
+  const ready = owner ? new Promise<void>((resolve, reject) => (onReady = { resolve, reject })) : Promise.resolve();
+  ready.catch(() => {});
+  let onClosed: (() => void) | undefined;
+
+  const request = <T>(message: (id: number) => WriterRequest): Promise<T> => {
+    if (stopped) return Promise.reject(stopped);
+    const id = nextId++;
+    return new Promise<T>((resolve, reject) => {
+      waiting.set(id, { resolve: resolve as (value?: unknown) => void, reject });
+      target.ref();
+      target.postMessage(message(id));
+    });
+  };
+
+  const stop = (err: Error) => {
+    stopped ??= err;
+    onReady?.reject(err);
+    for (const pending of waiting.values()) pending.reject(err);
+    waiting.clear();
+    onClosed?.();
+  };
+
+  target.on("message", (reply: WriterReply) => {
+    switch (reply.kind) {
+      case "ready":
+        onReady?.resolve();
+        return;
+      case "closed":
+        stop(new Error("the event store is closed"));
+        return;
+      default: {
+        const pending = waiting.get(reply.id);
+        waiting.delete(reply.id);
+        if (waiting.size === 0) target.unref();
+        if (reply.kind === "appended") pending?.resolve(reply.outcomes.map(toOutcome));
+        else if (reply.kind === "saved") pending?.resolve();
+        else pending?.reject(new Database.SqliteError(reply.message, reply.code ?? "SQLITE_ERROR"));
+      }
+    }
+  });
+
+  return {
+    ready,
+    stop,
+    running: () => stopped === undefined,
+    append: (appends) => request((id) => ({ kind: "append", id, appends })),
+    saveCounters: (counters, now) => request((id) => ({ kind: "counters", id, counters, now })),
+    attach() {
+      const { port1, port2 } = new MessageChannel();
+      target.postMessage({ kind: "attach", port: port2 } satisfies WriterRequest, [port2]);
+      return port1;
+    },
+    close() {
+      if (stopped) return Promise.resolve();
+      if (!owner) {
+        stop(new Error("the event store is closed"));
+        (target as MessagePort).close();
+        return Promise.resolve();
+      }
+      return new Promise<void>((resolve) => {
+        onClosed = resolve;
+        target.ref();
+        target.postMessage({ kind: "close" } satisfies WriterRequest);
+      });
+    },
+  };
+}
+
+function toOutcome(outcome: AppendOutcome): Outcome<StoredEvent[]> {
+  return "ok" in outcome ? { ok: outcome.ok } : { error: toConflictError(outcome.conflict) };
+}
+
+function toConflictError(conflict: WriteConflict): Error {
+  return conflict.kind === "concurrency"
+    ? new ConcurrencyError(conflict.aggregate, conflict.expectedSequence, conflict.actualSequence)
+    : new UniqueConstraintError(conflict.constraint);
+}

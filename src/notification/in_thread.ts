@@ -1,0 +1,68 @@
+/** Starts the notifier in its own thread (thread.ts) and relays its log lines and delivery outcomes. */
+import { Worker, type MessagePort } from "node:worker_threads";
+import pino from "pino";
+import type { Config } from "../config.js";
+import type { Logger } from "../logger.js";
+import type { Notifier, NotifierOptions } from "./notifier.js";
+import type { NotifierThreadData, NotifierThreadMessage } from "./thread.js";
+
+export interface NotifierThreadOptions {
+  keys: Buffer[];
+  /** a port to the SQLite event store's writer; absent on PostgreSQL */
+  writer?: MessagePort;
+  logger: Logger;
+  onDelivery?: NotifierOptions["onDelivery"];
+}
+
+export async function startNotifierThread(config: Config, options: NotifierThreadOptions): Promise<Notifier> {
+  // from src/ (under the tests) the thread's modules are TypeScript that imports with .js names: tsx resolves them
+  const fromSource = import.meta.url.endsWith(".ts");
+  const data: NotifierThreadData = { latchkeyNotifier: true, config, keys: options.keys, ...(options.writer && { writer: options.writer }) };
+  const worker = new Worker(new URL(`./thread.${fromSource ? "ts" : "js"}`, import.meta.url), {
+    workerData: data,
+    transferList: options.writer ? [options.writer] : [],
+    execArgv: fromSource ? ["--import", "tsx"] : [],
+  });
+  // the lines are finished (redacted, scrubbed) in the thread: they go to the same place as this thread's own
+  const destination = (options.logger as unknown as Record<symbol, NodeJS.WritableStream>)[pino.symbols.streamSym]!;
+  let stopped: (() => void) | undefined;
+  const started = new Promise<void>((resolve, reject) => {
+    worker.on("message", (message: NotifierThreadMessage) => {
+      switch (message.kind) {
+        case "log":
+          destination.write(message.line + "\n");
+          return;
+        case "delivery":
+          options.onDelivery?.(message.outcome, message.channel);
+          return;
+        case "started":
+          resolve();
+          return;
+        case "failed":
+          reject(new Error(`the notifier could not start: ${message.message}`));
+          return;
+        case "stopped":
+          stopped?.();
+      }
+    });
+    worker.on("error", reject);
+    worker.on("exit", (code) => {
+      reject(new Error(`the notifier's thread stopped (exit code ${code})`));
+      stopped?.();
+    });
+  });
+  try {
+    await started;
+  } catch (err) {
+    await worker.terminate();
+    throw err;
+  }
+  worker.unref();
+  return {
+    async close() {
+      const done = new Promise<void>((resolve) => (stopped = resolve));
+      worker.postMessage({ kind: "stop" });
+      await done;
+    },
+  };
+}

@@ -1,0 +1,71 @@
+/**
+ * The notifier's own thread: it follows the event stream, renders and
+ * delivers messages, and records the outcomes, away from the threads that
+ * serve requests. It opens the database itself; on the SQLite file its
+ * appends go through the writer of the thread that started it. Log lines and
+ * delivery outcomes go to that thread, which writes and counts them.
+ */
+import { parentPort, workerData, type MessagePort } from "node:worker_threads";
+import { Writable } from "node:stream";
+import { Aggregates } from "../command/aggregates.js";
+import type { Config } from "../config.js";
+import { CodeCipher } from "../crypto/code_cipher.js";
+import { createLogger } from "../logger.js";
+import { openBackend } from "../server/backend.js";
+import type { Channel } from "./decide.js";
+import type { DeliveryOutcome } from "./notifier.js";
+import { startNotification } from "./start.js";
+
+export interface NotifierThreadData {
+  latchkeyNotifier: true;
+  config: Config;
+  keys: Buffer[];
+  /** the SQLite event store's writer (absent on PostgreSQL) */
+  writer?: MessagePort;
+}
+
+export type NotifierThreadMessage =
+  | { kind: "log"; line: string }
+  | { kind: "delivery"; outcome: DeliveryOutcome; channel: Channel }
+  | { kind: "started" }
+  | { kind: "failed"; message: string }
+  | { kind: "stopped" };
+
+async function run(data: NotifierThreadData): Promise<void> {
+  const port = parentPort!;
+  const post = (message: NotifierThreadMessage) => port.postMessage(message);
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString("utf8").split("\n")) if (line !== "") post({ kind: "log", line });
+      done();
+    },
+  });
+  const { config } = data;
+  const logger = createLogger({ level: config.logLevel, destination });
+  const backend = await openBackend({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, sqliteWriter: data.writer });
+  const store = backend.store;
+  const notifier = startNotification(config, {
+    store,
+    state: backend.notificationState({ leaseMs: config.notifyLeaseMs }),
+    aggregates: new Aggregates(store),
+    cipher: new CodeCipher(data.keys),
+    clock: () => new Date(),
+    logger,
+    onDelivery: (outcome, channel) => post({ kind: "delivery", outcome, channel }),
+  });
+  port.on("message", (message: { kind: "stop" }) => {
+    if (message.kind !== "stop") return;
+    void (async () => {
+      await notifier.close();
+      await store.close();
+      post({ kind: "stopped" });
+      port.close();
+    })();
+  });
+  post({ kind: "started" });
+}
+
+const data = workerData as NotifierThreadData | undefined;
+if (parentPort && data?.latchkeyNotifier) {
+  run(data).catch((err: unknown) => parentPort!.postMessage({ kind: "failed", message: err instanceof Error ? err.message : String(err) } satisfies NotifierThreadMessage));
+}
