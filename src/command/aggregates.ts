@@ -46,6 +46,15 @@ export class Aggregates {
     }
   }
 
+  /**
+   * The state kept in memory, without a look at the store: another process
+   * may have appended since. Good for a decision whose append the store then
+   * checks against the sequence (see execute).
+   */
+  cached<S extends { sequence: number }>(aggregate: AggregateRef, model: WriteModel<S>): S | undefined {
+    return this.known.get(cacheKey(aggregate, model))?.state as S | undefined;
+  }
+
   /** The aggregate's current state under this model. */
   async load<S extends { sequence: number }>(aggregate: AggregateRef, model: WriteModel<S>): Promise<S> {
     const key = cacheKey(aggregate, model);

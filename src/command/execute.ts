@@ -32,6 +32,11 @@ const MAX_ATTEMPTS = 10;
  * Load, decide, append; on a concurrent change by another process, decide
  * again on fresh state. The decision function must be pure. A decision
  * without events appends nothing (stored is empty).
+ *
+ * The first decision is made on the state kept in memory, without reading
+ * the store: when it appends, the store's sequence check proves the state
+ * was current. A decision on kept state that appends nothing or refuses is
+ * not proven so, and is made again on state read from the store.
  */
 export async function execute<S extends { sequence: number; orgId: string }>(
   aggregates: Aggregates,
@@ -41,10 +46,20 @@ export async function execute<S extends { sequence: number; orgId: string }>(
 ): Promise<Executed<S>> {
   return aggregates.serialize(aggregate, async () => {
     for (let attempt = 1; ; attempt++) {
-      const state = await aggregates.load(aggregate, model);
-      const decision = decide(state);
+      const kept = attempt === 1 ? aggregates.cached(aggregate, model) : undefined;
+      const state = kept ?? (await aggregates.load(aggregate, model));
+      let decision: Decision;
+      try {
+        decision = decide(state);
+      } catch (err) {
+        if (kept) continue;
+        throw err;
+      }
       // a decision that changes nothing reads but does not write
-      if (decision.events.length === 0) return { state, stored: [] };
+      if (decision.events.length === 0) {
+        if (kept) continue;
+        return { state, stored: [] };
+      }
       const snapshot = aggregates.snapshotFor(aggregate, model, state);
       try {
         const stored = await aggregates.store.append([

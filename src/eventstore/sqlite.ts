@@ -76,7 +76,7 @@ export function openSqliteEventStore(options: SqliteEventStoreOptions): SqliteEv
     synchronous: options.synchronous ?? "FULL",
     busyTimeoutMs: BUSY_TIMEOUT_MS,
   };
-  const client = options.writer ? connectWriter(options.writer) : startWriter(writer);
+  const client = options.writer ? connectWriter(options.writer, writer.instanceId) : startWriter(writer);
   return createStore(db, writer.instanceId, client, options.now ?? (() => new Date()));
 }
 

@@ -11,7 +11,7 @@
  */
 import { parentPort, workerData, type MessagePort } from "node:worker_threads";
 import Database from "better-sqlite3";
-import type { AggregateWrite, StoredEvent, UniqueConstraint } from "./eventstore.js";
+import type { AggregateWrite, UniqueConstraint } from "./eventstore.js";
 
 export interface WriterOptions {
   readonly file: string;
@@ -45,7 +45,8 @@ export type WriteConflict =
   | { kind: "concurrency"; aggregate: { type: string; id: string }; expectedSequence: number; actualSequence: number }
   | { kind: "unique"; constraint: UniqueConstraint };
 
-export type AppendOutcome = { ok: StoredEvent[] } | { conflict: WriteConflict };
+/** The positions of an append's events, in the order given; the caller knows the rest of each event. */
+export type AppendOutcome = { positions: number[] } | { conflict: WriteConflict };
 
 export type WriterReply =
   | { kind: "ready" }
@@ -98,10 +99,10 @@ function openWriter(options: WriterOptions) {
     actualSequence: currentSequence(write),
   });
 
-  function appendWrite(write: AggregateWrite, createdAt: number): StoredEvent[] {
+  function appendWrite(write: AggregateWrite, createdAt: number): number[] {
     const { aggregate, expectedSequence } = write;
     if (currentSequence(write) !== expectedSequence) throw new Conflict(concurrency(write));
-    const stored = write.events.map((event, i): StoredEvent => {
+    const positions = write.events.map((event, i): number => {
       const row = {
         instance_id: instanceId,
         aggregate_type: aggregate.type,
@@ -113,19 +114,7 @@ function openWriter(options: WriterOptions) {
         resource_owner: write.resourceOwner,
         editor: event.editor,
       };
-      const result = orConflict(() => stmt.insertEvent.run(row), () => concurrency(write));
-      return {
-        position: Number(result.lastInsertRowid),
-        instanceId,
-        aggregateType: aggregate.type,
-        aggregateId: aggregate.id,
-        sequence: row.sequence,
-        type: event.type,
-        payload: event.payload,
-        createdAt: new Date(createdAt),
-        resourceOwner: write.resourceOwner,
-        editor: event.editor,
-      };
+      return Number(orConflict(() => stmt.insertEvent.run(row), () => concurrency(write)).lastInsertRowid);
     });
     // removals first, so a write that removes and re-adds the same value succeeds
     for (const unique of write.removeUnique ?? []) stmt.deleteUnique.run(instanceId, unique.kind, unique.value);
@@ -141,17 +130,17 @@ function openWriter(options: WriterOptions) {
     if (snapshot) {
       stmt.saveSnapshot.run(instanceId, aggregate.type, aggregate.id, snapshot.model, snapshot.sequence, Buffer.from(snapshot.state));
     }
-    return stored;
+    return positions;
   }
 
   // a savepoint per append inside the group's transaction
-  const appendOne = db.transaction((append: AppendRequest): StoredEvent[] =>
+  const appendOne = db.transaction((append: AppendRequest): number[] =>
     append.writes.flatMap((write) => appendWrite(write, append.createdAt)),
   );
   const commitGroup = db.transaction((appends: readonly AppendRequest[]): AppendOutcome[] =>
     appends.map((append) => {
       try {
-        return { ok: appendOne(append) };
+        return { positions: appendOne(append) };
       } catch (err) {
         if (err instanceof Conflict) return { conflict: err.conflict };
         throw err;

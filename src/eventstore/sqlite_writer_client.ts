@@ -31,21 +31,22 @@ export function startWriter(options: WriterOptions): WriterClient {
     workerData: { ...options, latchkeyWriter: true },
     execArgv: [],
   });
-  const client = writerClient(worker, true);
+  const client = writerClient(worker, options.instanceId, true);
   worker.on("error", (err) => client.stop(err));
   worker.on("exit", (code) => client.stop(new Error(`the event store's writer stopped (exit code ${code})`)));
   return client;
 }
 
 /** Reaches the writer another thread started, through a port from its `attach`. */
-export function connectWriter(port: MessagePort): WriterClient {
-  const client = writerClient(port, false);
+export function connectWriter(port: MessagePort, instanceId: string): WriterClient {
+  const client = writerClient(port, instanceId, false);
   port.on("close", () => client.stop(new Error("the event store's writer is gone")));
   return client;
 }
 
-function writerClient(target: Worker | MessagePort, owner: boolean): WriterClient & { stop(err: Error): void } {
-  target.unref();
+function writerClient(target: Worker | MessagePort, instanceId: string, owner: boolean): WriterClient & { stop(err: Error): void } {
+  // held while the writer starts and while a request waits for it
+  if (!owner) target.unref();
   const waiting = new Map<number, { resolve(value?: unknown): void; reject(err: Error): void }>();
   let nextId = 1;
   let stopped: Error | undefined;
@@ -76,6 +77,7 @@ function writerClient(target: Worker | MessagePort, owner: boolean): WriterClien
     switch (reply.kind) {
       case "ready":
         onReady?.resolve();
+        if (waiting.size === 0) target.unref();
         return;
       case "closed":
         stop(new Error("the event store is closed"));
@@ -84,7 +86,7 @@ function writerClient(target: Worker | MessagePort, owner: boolean): WriterClien
         const pending = waiting.get(reply.id);
         waiting.delete(reply.id);
         if (waiting.size === 0) target.unref();
-        if (reply.kind === "appended") pending?.resolve(reply.outcomes.map(toOutcome));
+        if (reply.kind === "appended") pending?.resolve(reply.outcomes);
         else if (reply.kind === "saved") pending?.resolve();
         else pending?.reject(new Database.SqliteError(reply.message, reply.code ?? "SQLITE_ERROR"));
       }
@@ -95,7 +97,10 @@ function writerClient(target: Worker | MessagePort, owner: boolean): WriterClien
     ready,
     stop,
     running: () => stopped === undefined,
-    append: (appends) => request((id) => ({ kind: "append", id, appends })),
+    async append(appends) {
+      const outcomes = await request<AppendOutcome[]>((id) => ({ kind: "append", id, appends }));
+      return outcomes.map((outcome, i) => ("positions" in outcome ? { ok: storedEvents(appends[i]!, outcome.positions, instanceId) } : { error: toConflictError(outcome.conflict) }));
+    },
     saveCounters: (counters, now) => request((id) => ({ kind: "counters", id, counters, now })),
     attach() {
       const { port1, port2 } = new MessageChannel();
@@ -118,8 +123,24 @@ function writerClient(target: Worker | MessagePort, owner: boolean): WriterClien
   };
 }
 
-function toOutcome(outcome: AppendOutcome): Outcome<StoredEvent[]> {
-  return "ok" in outcome ? { ok: outcome.ok } : { error: toConflictError(outcome.conflict) };
+/** The events of an append as stored, from what was asked and the positions they got. */
+function storedEvents(append: AppendRequest, positions: readonly number[], instanceId: string): StoredEvent[] {
+  const createdAt = new Date(append.createdAt);
+  let next = 0;
+  return append.writes.flatMap((write) =>
+    write.events.map((event, i) => ({
+      position: positions[next++]!,
+      instanceId,
+      aggregateType: write.aggregate.type,
+      aggregateId: write.aggregate.id,
+      sequence: write.expectedSequence + i + 1,
+      type: event.type,
+      payload: event.payload,
+      createdAt,
+      resourceOwner: write.resourceOwner,
+      editor: event.editor,
+    })),
+  );
 }
 
 function toConflictError(conflict: WriteConflict): Error {

@@ -2,7 +2,7 @@ import { ConcurrencyError, type EventStore } from "../eventstore/eventstore.js";
 import type { Metrics } from "./metrics.js";
 
 /** The same store, with the time of each append and the concurrency conflicts counted. */
-export function instrumentEventStore(store: EventStore, metrics: Metrics): EventStore {
+export function instrumentEventStore(store: EventStore, metrics: Pick<Metrics, "appendDuration" | "concurrencyConflicts">): EventStore {
   const { appendDuration, concurrencyConflicts } = metrics;
   return {
     async append(writes) {

@@ -12,12 +12,21 @@ export interface NotifierThreadOptions {
   writer?: MessagePort;
   logger: Logger;
   onDelivery?: NotifierOptions["onDelivery"];
+  /** told of the thread's appends, for metrics */
+  onAppend?: (seconds: number) => void;
+  onConflict?: () => void;
 }
 
 export async function startNotifierThread(config: Config, options: NotifierThreadOptions): Promise<Notifier> {
   // from src/ (under the tests) the thread's modules are TypeScript that imports with .js names: tsx resolves them
   const fromSource = import.meta.url.endsWith(".ts");
-  const data: NotifierThreadData = { latchkeyNotifier: true, config, keys: options.keys, ...(options.writer && { writer: options.writer }) };
+  const data: NotifierThreadData = {
+    latchkeyNotifier: true,
+    config,
+    keys: options.keys,
+    logBindings: options.logger.bindings(),
+    ...(options.writer && { writer: options.writer }),
+  };
   const worker = new Worker(new URL(`./thread.${fromSource ? "ts" : "js"}`, import.meta.url), {
     workerData: data,
     transferList: options.writer ? [options.writer] : [],
@@ -34,6 +43,12 @@ export async function startNotifierThread(config: Config, options: NotifierThrea
           return;
         case "delivery":
           options.onDelivery?.(message.outcome, message.channel);
+          return;
+        case "append":
+          options.onAppend?.(message.seconds);
+          return;
+        case "conflict":
+          options.onConflict?.();
           return;
         case "started":
           resolve();
@@ -61,6 +76,7 @@ export async function startNotifierThread(config: Config, options: NotifierThrea
   return {
     async close() {
       const done = new Promise<void>((resolve) => (stopped = resolve));
+      worker.ref();
       worker.postMessage({ kind: "stop" });
       await done;
     },

@@ -11,6 +11,8 @@ import { Aggregates } from "../command/aggregates.js";
 import type { Config } from "../config.js";
 import { CodeCipher } from "../crypto/code_cipher.js";
 import { createLogger } from "../logger.js";
+import { instrumentEventStore } from "../metrics/eventstore.js";
+import type { Metrics } from "../metrics/metrics.js";
 import { openBackend } from "../server/backend.js";
 import type { Channel } from "./decide.js";
 import type { DeliveryOutcome } from "./notifier.js";
@@ -20,6 +22,8 @@ export interface NotifierThreadData {
   latchkeyNotifier: true;
   config: Config;
   keys: Buffer[];
+  /** the fields of the starting thread's log lines (a worker's index, say) */
+  logBindings: Record<string, unknown>;
   /** the SQLite event store's writer (absent on PostgreSQL) */
   writer?: MessagePort;
 }
@@ -27,6 +31,8 @@ export interface NotifierThreadData {
 export type NotifierThreadMessage =
   | { kind: "log"; line: string }
   | { kind: "delivery"; outcome: DeliveryOutcome; channel: Channel }
+  | { kind: "append"; seconds: number }
+  | { kind: "conflict" }
   | { kind: "started" }
   | { kind: "failed"; message: string }
   | { kind: "stopped" };
@@ -41,9 +47,13 @@ async function run(data: NotifierThreadData): Promise<void> {
     },
   });
   const { config } = data;
-  const logger = createLogger({ level: config.logLevel, destination });
+  const logger = createLogger({ level: config.logLevel, destination }).child(data.logBindings);
   const backend = await openBackend({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, sqliteWriter: data.writer });
-  const store = backend.store;
+  // its appends count in the serving thread's metrics like that thread's own
+  const store = instrumentEventStore(backend.store, {
+    appendDuration: { observe: (seconds: number) => post({ kind: "append", seconds }) },
+    concurrencyConflicts: { inc: () => post({ kind: "conflict" }) },
+  } as unknown as Pick<Metrics, "appendDuration" | "concurrencyConflicts">);
   const notifier = startNotification(config, {
     store,
     state: backend.notificationState({ leaseMs: config.notifyLeaseMs }),

@@ -126,12 +126,16 @@ export async function openApp(config: Config, logger: Logger, options: AppOption
   // the process that runs the notifier reports its gauges (a cluster sums every worker's)
   if (metrics && options.runNotifier !== false) watchNotifier(metrics, notificationState, clock, logger);
   const onDelivery = metrics && { onDelivery: metrics.delivery };
+  const onAppend = metrics && {
+    onAppend: (seconds: number) => metrics.appendDuration.observe(seconds),
+    onConflict: () => metrics.concurrencyConflicts.inc(),
+  };
   let notifier: Notifier | undefined;
   try {
     if (options.runNotifier === false) notifier = undefined;
     // a clock chosen by a test cannot reach another thread
     else if (options.clock) notifier = startNotification(config, { store, state: notificationState, aggregates, cipher, clock, logger, ...onDelivery });
-    else notifier = await startNotifierThread(config, { keys, logger, ...(backend.writerPort && { writer: backend.writerPort() }), ...onDelivery });
+    else notifier = await startNotifierThread(config, { keys, logger, ...(backend.writerPort && { writer: backend.writerPort() }), ...onDelivery, ...onAppend });
   } catch (err) {
     await store.close();
     throw err;
