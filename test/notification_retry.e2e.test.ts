@@ -46,7 +46,11 @@ it("a message is retried while the SMTP server is down and arrives once it is up
 
   const events = () => server.server.app.store.readAggregate({ type: "user", id: userId });
   await waitUntil(async () => eventsOfType(await events(), UserEvents.passwordCodeSent).length === 1, "code.sent");
-  const [sent] = logLines(server, "notifier: message sent", userId);
+  // the line comes from the notifier's thread, a moment after the event
+  const [sent] = await waitUntil(() => {
+    const lines = logLines(server, "notifier: message sent", userId);
+    return lines.length > 0 && lines;
+  }, "the line of the sent message");
   expect(sent.attempt).toBeGreaterThanOrEqual(3);
   expect(smtp.received).toHaveLength(1);
   expect(eventsOfType(await events(), UserEvents.notificationFailed)).toEqual([]);

@@ -134,7 +134,7 @@ describe("latchkey migrate", () => {
     await client.connect();
     try {
       const { rows } = await client.query<{ version: number }>("SELECT version FROM schema_migrations ORDER BY version");
-      expect(rows.map((r) => r.version)).toEqual([1, 2, 3]);
+      expect(rows.map((r) => r.version)).toEqual([1, 2, 3, 4]);
     } finally {
       await client.end();
     }

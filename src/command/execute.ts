@@ -45,8 +45,9 @@ export async function execute<S extends { sequence: number; orgId: string }>(
   decide: (state: S) => Decision,
 ): Promise<Executed<S>> {
   return aggregates.serialize(aggregate, async () => {
-    for (let attempt = 1; ; attempt++) {
-      const kept = attempt === 1 ? aggregates.cached(aggregate, model) : undefined;
+    // the try on kept state comes on top of the attempts on state read from the store
+    let kept = aggregates.cached(aggregate, model);
+    for (let attempt = kept ? 0 : 1; ; attempt++, kept = undefined) {
       const state = kept ?? (await aggregates.load(aggregate, model));
       let decision: Decision;
       try {

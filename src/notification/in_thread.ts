@@ -24,7 +24,8 @@ export async function startNotifierThread(config: Config, options: NotifierThrea
     latchkeyNotifier: true,
     config,
     keys: options.keys,
-    logBindings: options.logger.bindings(),
+    // without the fields every line has anyway (the thread's logger adds them itself)
+    logBindings: withoutService(options.logger.bindings()),
     ...(options.writer && { writer: options.writer }),
   };
   const worker = new Worker(new URL(`./thread.${fromSource ? "ts" : "js"}`, import.meta.url), {
@@ -35,6 +36,7 @@ export async function startNotifierThread(config: Config, options: NotifierThrea
   // the lines are finished (redacted, scrubbed) in the thread: they go to the same place as this thread's own
   const destination = (options.logger as unknown as Record<symbol, NodeJS.WritableStream>)[pino.symbols.streamSym]!;
   let stopped: (() => void) | undefined;
+  let exited = false;
   const started = new Promise<void>((resolve, reject) => {
     worker.on("message", (message: NotifierThreadMessage) => {
       switch (message.kind) {
@@ -62,6 +64,7 @@ export async function startNotifierThread(config: Config, options: NotifierThrea
     });
     worker.on("error", reject);
     worker.on("exit", (code) => {
+      exited = true;
       reject(new Error(`the notifier's thread stopped (exit code ${code})`));
       stopped?.();
     });
@@ -73,12 +76,22 @@ export async function startNotifierThread(config: Config, options: NotifierThrea
     throw err;
   }
   worker.unref();
+  let closing: Promise<void> | undefined;
   return {
-    async close() {
-      const done = new Promise<void>((resolve) => (stopped = resolve));
-      worker.ref();
-      worker.postMessage({ kind: "stop" });
-      await done;
+    close() {
+      closing ??= exited
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => {
+            stopped = resolve;
+            worker.ref();
+            worker.postMessage({ kind: "stop" });
+          });
+      return closing;
     },
   };
+}
+
+function withoutService(bindings: Record<string, unknown>): Record<string, unknown> {
+  const { service: _base, ...own } = bindings;
+  return own;
 }
