@@ -30,7 +30,17 @@ export class Aggregates {
   private readonly tails = new Map<string, Promise<unknown>>();
   private readonly known = new LRUCache<string, Known>({ max: CACHED_STATES });
 
-  constructor(readonly store: EventStore) {}
+  /**
+   * @param options.decideOnKept whether commands may decide first on the kept
+   * state (see execute): worth it where this process makes nearly all the
+   * appends; where others append to the same aggregates all the time
+   * (`--workers`, several instances on PostgreSQL) that try mostly fails and
+   * costs a refused append, so commands read first.
+   */
+  constructor(
+    readonly store: EventStore,
+    private readonly options: { decideOnKept?: boolean } = {},
+  ) {}
 
   /** Runs `work` after every earlier piece of work on the same aggregate in this process. */
   async serialize<T>(aggregate: AggregateRef, work: () => Promise<T>): Promise<T> {
@@ -52,6 +62,7 @@ export class Aggregates {
    * checks against the sequence (see execute).
    */
   cached<S extends { sequence: number }>(aggregate: AggregateRef, model: WriteModel<S>): S | undefined {
+    if (!this.options.decideOnKept) return undefined;
     return this.known.get(cacheKey(aggregate, model))?.state as S | undefined;
   }
 

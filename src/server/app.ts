@@ -104,7 +104,8 @@ export async function openApp(config: Config, logger: Logger, options: AppOption
   const cipher = new CodeCipher(keys);
   logger.info({ database: backend.kind, at: describeBackend(config), keyIds }, "database opened");
 
-  const aggregates = new Aggregates(store);
+  // on the SQLite file of a single process, this process makes nearly every append
+  const aggregates = new Aggregates(store, { decideOnKept: backend.kind === "sqlite" && config.workers <= 1 });
   const hashing = hashQueue(
     options.hasher ??
       argon2idHasher({
