@@ -47,6 +47,8 @@ import { renderMarkdown } from "./lib/report.js";
 import { MissingToolsError, ensureTools, toolVersions } from "./lib/tools.js";
 import { clockTicks, coreTimes, freePort, log, median, percentile, processTree, run, sleep } from "./lib/util.js";
 import { wrk, writeIds, type Shape } from "./lib/wrk.js";
+import { measure, settle, type Measurement, type Target } from "./lib/measure.js";
+import { bareTarget, historyBlock, postgresBlock, startBare, writePathMarkdown, type HistoryResult, type PostgresRun } from "./lib/write_path.js";
 
 // ---------------------------------------------------------------- options
 
@@ -65,6 +67,7 @@ const { values: flags } = parseArgs({
     users: { type: "string" },
     "big-users": { type: "string" },
     "workers-only": { type: "boolean", default: false },
+    blocks: { type: "string" },
   },
   strict: true,
 });
@@ -83,6 +86,11 @@ const config = {
   rateConnections: 64,
   profileS: flags.quick ? 5 : 15,
   peer: !flags["no-peer"] && !flags["workers-only"],
+  /** users of the history block, each grown to historyEvents events */
+  historyUsers: 16,
+  historyEvents: 2000,
+  /** users seeded on PostgreSQL */
+  postgresUsers: 300,
   /** the --workers block: `--workers N` and the cores its server processes may use */
   workerSetups: [
     { workers: 1, cores: SERVER_CORE },
@@ -106,44 +114,6 @@ const grpcBody: Record<Call, (userId: string) => Uint8Array> = {
   noop: (userId) => grpcFrame(toBinary(NoopRequestSchema, create(NoopRequestSchema, { userId }))),
 };
 
-export interface Measurement {
-  label: string;
-  round: number;
-  /** requests per second the load generator was asked for; absent: as fast as answered */
-  offeredRps?: number;
-  requests: number;
-  ok: number;
-  errors: number;
-  wallSeconds: number;
-  rps: number;
-  serverCpuSeconds: number;
-  cpuPerRequestUs: number;
-  /** the kernel's part of cpuPerRequestUs (stime: system calls, fsync, network) */
-  systemCpuPerRequestUs: number;
-  /** server CPU time / the CPU window's wall time: 1.0 is one core busy */
-  serverCpuShare: number;
-  /** wall time over which the server's CPU time was taken (slightly longer than wallSeconds) */
-  windowSeconds: number;
-  /** time other processes ran on the server's core, / wall time: noise */
-  otherCpuShareOnServerCore: number;
-  stealShareOnServerCore: number;
-  p50Ms: number;
-  p90Ms: number;
-  p99Ms: number;
-  /** rows the calls wrote: latchkey events, better-auth verification rows */
-  rowsWritten: number;
-  check: string;
-  eventsPerUserBefore?: number;
-  eventsPerUserAfter?: number;
-  /** h2load processes the gRPC pool ran */
-  processesRun?: number;
-  /** the --workers block: `--workers N` and the server's taskset cores */
-  workers?: number;
-  serverCores?: string;
-  /** server processes (primary and workers) and each one's CPU seconds in the window, the primary first */
-  serverCpuSecondsByProcess?: number[];
-}
-
 export interface ScaleResult {
   users: number;
   seeding: string;
@@ -154,6 +124,9 @@ export interface ScaleResult {
   runs: Measurement[];
   /** the --workers block (PasswordReset, saturation), absent when not run */
   workerRuns?: Measurement[];
+  /** the bare connect-node no-op, measured in the rounds of the main block */
+  bareRuns?: Measurement[];
+  history?: HistoryResult;
 }
 
 // ---------------------------------------------------------------- helpers
@@ -191,106 +164,7 @@ async function startPeer(dataDir: string, port: number, cpuProfDir?: string): Pr
   return serverHandle(child, url, port, "");
 }
 
-// ---------------------------------------------------------------- one measurement
-
-interface Target {
-  label: string;
-  server: Server;
-  /** rows written so far (events or verification rows) */
-  rows: () => number;
-  /** how many rows each successful call writes */
-  rowsPerCall: 0 | 1;
-  users: number;
-  load: (durationMs: number, rate?: number) => Promise<LoadResult & { p50Us?: number; p90Us?: number; p99Us?: number }>;
-  concurrency: number;
-  /** the --workers block: the server's `--workers N` */
-  workers?: number;
-}
-
-/** Requests still in flight when wrk stops are answered after it: wait until the rows stop changing. */
-export async function settle(rows: () => number): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  let last = rows();
-  for (;;) {
-    await sleep(400);
-    const now = rows();
-    if (now === last || Date.now() > deadline) return;
-    last = now;
-  }
-}
-
-async function measure(t: Target, round: number, durationMs: number, rate?: number): Promise<Measurement> {
-  const rows0 = t.rows();
-  const cpu0 = t.server.cpu();
-  const core0 = coreTimes(t.server.cores);
-  const windowStart = performance.now();
-  const r = await t.load(durationMs, rate);
-  const cpu1 = t.server.cpu();
-  // the CPU window: the load generator's run plus its start and exit
-  const windowSeconds = (performance.now() - windowStart) / 1000;
-  const core1 = coreTimes(t.server.cores);
-  await settle(t.rows);
-  const rows = t.rows() - rows0;
-  const cpu = cpu1.total - cpu0.total;
-  const sys = cpu1.system - cpu0.system;
-  const before = new Map(cpu0.byPid);
-  // a process that exited in the window (a worker restarted) took its CPU time with it
-  const treeChanged = cpu0.byPid.length !== cpu1.byPid.length || cpu1.byPid.some(([pid]) => !before.has(pid));
-  const lat = (p: number, given?: number) => (given ?? percentile(r.latenciesUs, p)) / 1000;
-  const slack = rate ? config.rateConnections : t.concurrency;
-  const expected = t.rowsPerCall * r.ok;
-  const check =
-    r.errors > 0
-      ? `FAILED: ${r.errors} errors`
-      : treeChanged
-        ? `FAILED: server processes changed during the run (${cpu0.byPid.map(([p]) => p).join(",")} → ${cpu1.byPid.map(([p]) => p).join(",")})`
-        : t.rowsPerCall === 0
-          ? rows === 0
-            ? "ok"
-            : `FAILED: ${rows} rows written by a no-op`
-          : rows >= expected && rows <= expected + slack
-            ? "ok"
-            : `FAILED: ${rows} rows for ${r.ok} answers`;
-  const m: Measurement = {
-    label: t.label,
-    round,
-    ...(rate !== undefined && { offeredRps: Math.round(rate) }),
-    requests: r.requests,
-    ok: r.ok,
-    errors: r.errors,
-    wallSeconds: r.wallSeconds,
-    rps: r.ok / r.wallSeconds,
-    serverCpuSeconds: cpu,
-    cpuPerRequestUs: (cpu / r.ok) * 1e6,
-    systemCpuPerRequestUs: (sys / r.ok) * 1e6,
-    serverCpuShare: cpu / windowSeconds,
-    windowSeconds,
-    // the server's cores also ran other processes (the machine is shared; with --workers 2 also the
-    // load generator and this harness) or were stolen by the hypervisor
-    otherCpuShareOnServerCore: Math.max(0, core1.busy - core0.busy - cpu) / windowSeconds,
-    stealShareOnServerCore: (core1.steal - core0.steal) / windowSeconds,
-    p50Ms: lat(50, r.p50Us),
-    p90Ms: lat(90, r.p90Us),
-    p99Ms: lat(99, r.p99Us),
-    rowsWritten: rows,
-    check,
-    ...(r.processesRun > 1 && { processesRun: r.processesRun }),
-    ...(t.workers !== undefined && { workers: t.workers, serverCores: t.server.cores.join(",") }),
-    ...(cpu1.byPid.length > 1 && { serverCpuSecondsByProcess: cpu1.byPid.map(([pid, s]) => s - (before.get(pid) ?? 0)) }),
-  };
-  if (t.rowsPerCall === 1 && t.label !== "peer reset") {
-    m.eventsPerUserBefore = (rows0 - 4) / t.users;
-    m.eventsPerUserAfter = (rows0 + rows - 4) / t.users;
-  }
-  const byProcess = m.serverCpuSecondsByProcess ? ` [per process ${m.serverCpuSecondsByProcess.map((s) => s.toFixed(2)).join(" / ")} s]` : "";
-  log(
-    `  ${t.label.padEnd(14)}${t.workers !== undefined ? ` w${t.workers}` : ""} r${round}${rate ? ` @${Math.round(rate)}/s` : ""}: ${m.rps.toFixed(0)} req/s, ` +
-      `${m.cpuPerRequestUs.toFixed(0)} µs CPU/req (sys ${m.systemCpuPerRequestUs.toFixed(0)}; ${(m.serverCpuShare * 100).toFixed(0)}% core, others ${(m.otherCpuShareOnServerCore * 100).toFixed(0)}%)${byProcess}, ` +
-      `p50 ${m.p50Ms.toFixed(2)} ms, p99 ${m.p99Ms.toFixed(2)} ms, ${check}`,
-  );
-  if (check !== "ok") process.exitCode = 1;
-  return m;
-}
+// ---------------------------------------------------------------- targets
 
 function latchkeyTarget(server: Server, dataDir: string, protocol: Protocol, call: Call, ids: string[], idsFile: string, workDir: string): Target {
   const label = `${protocol} ${call}`;
@@ -460,8 +334,20 @@ async function seed(root: string, users: number, direct: boolean): Promise<Seede
 interface Blocks {
   /** saturation and fixed rate, every protocol and call, and better-auth */
   main: boolean;
+  /** the bare connect-node no-op in the main block's rounds */
+  bare: boolean;
+  /** the same users fresh and with a long history */
+  history: boolean;
   /** PasswordReset with --workers 1 and --workers 2 */
   workers: boolean;
+}
+
+const BLOCK_NAMES = ["main", "bare", "history", "postgres", "workers"] as const;
+/** --blocks main,bare,history,postgres,workers (default: all); --workers-only is --blocks workers */
+function chosenBlocks(): Record<(typeof BLOCK_NAMES)[number], boolean> {
+  const names = flags["workers-only"] ? ["workers"] : (flags.blocks?.split(",").map((b) => b.trim()) ?? [...BLOCK_NAMES]);
+  for (const name of names) if (!(BLOCK_NAMES as readonly string[]).includes(name)) throw new Error(`--blocks: unknown block ${name}`);
+  return Object.fromEntries(BLOCK_NAMES.map((b) => [b, names.includes(b)])) as Record<(typeof BLOCK_NAMES)[number], boolean>;
 }
 
 async function benchScale(root: string, users: number, direct: boolean, blocks: Blocks): Promise<ScaleResult> {
@@ -471,6 +357,8 @@ async function benchScale(root: string, users: number, direct: boolean, blocks: 
   const peerWork = path.join(root, "peer");
   const h2work = path.join(root, "h2load");
   const runs: Measurement[] = [];
+  const bareRuns: Measurement[] = [];
+  let history: HistoryResult | undefined;
   const warmupMs = config.warmupS * 1000;
   const durationMs = config.durationS * 1000;
 
@@ -508,6 +396,18 @@ async function benchScale(root: string, users: number, direct: boolean, blocks: 
         }
       });
     }
+    if (blocks.bare) {
+      const bare = await startBare();
+      try {
+        for (const protocol of ["grpc", "connect"] as const) {
+          const t = bareTarget(bare, protocol, grpcBody.noop(s.ids[0]!), s.idsFile, config.concurrency, h2work);
+          await t.load(warmupMs);
+          bareRuns.push(await measure(t, round, durationMs));
+        }
+      } finally {
+        await bare.stop();
+      }
+    }
     if (s.peerSnapshot) {
       await withPeer(async (server) => {
         const t = peerTarget(server, peerWork, s.emailsFile, users);
@@ -531,7 +431,7 @@ async function benchScale(root: string, users: number, direct: boolean, blocks: 
       const t = target(server, protocol, "reset");
       await t.load(warmupMs, rate);
       await settle(t.rows);
-      runs.push(await measure(t, 1, durationMs, rate));
+      runs.push(await measure(t, 1, durationMs, rate, config.rateConnections));
     });
   }
   if (blocks.main && s.peerSnapshot) {
@@ -540,8 +440,26 @@ async function benchScale(root: string, users: number, direct: boolean, blocks: 
       const t = peerTarget(server, peerWork, s.emailsFile, users);
       await t.load(warmupMs, rate);
       await settle(t.rows);
-      runs.push(await measure(t, 1, durationMs, rate));
+      runs.push(await measure(t, 1, durationMs, rate, config.rateConnections));
     });
+  }
+
+  if (blocks.history) {
+    log(`${users} users, history: ${config.historyUsers} of them fresh and after ${config.historyEvents} events each`);
+    history = await withLatchkey((server) =>
+      historyBlock({
+        server,
+        dataDir: work,
+        ids: s.ids.slice(0, config.historyUsers),
+        workDir: root,
+        targetEvents: config.historyEvents,
+        rounds: config.rounds,
+        durationMs,
+        warmupMs,
+        concurrency: config.concurrency,
+        measure,
+      }),
+    );
   }
 
   // --workers 1 on the server's core against --workers 2 on both cores, the load generator staying
@@ -580,6 +498,8 @@ async function benchScale(root: string, users: number, direct: boolean, blocks: 
       : { available: false, reason: s.peerReason ?? "not run" },
     runs,
     ...(blocks.workers && { workerRuns }),
+    ...(blocks.bare && { bareRuns }),
+    ...(history && { history }),
   };
 }
 
@@ -684,6 +604,7 @@ async function main(): Promise<void> {
       peer: `taskset ${pinned(SERVER_CORE, "node", []).join(" ")} bench/peer/better-auth.mjs serve <tmp> <port>`,
     },
     scales: [] as ScaleResult[],
+    postgres: [] as PostgresRun[],
     profiles: [] as ProfileSummary[],
   };
   const out = path.join(REPO, "bench/results", `${stamp}.json`);
@@ -691,11 +612,18 @@ async function main(): Promise<void> {
   log(`results go to ${path.relative(REPO, out)}; work files in ${path.relative(REPO, root)}`);
   try {
     if (!flags["profile-only"]) {
-      const workersOnly = flags["workers-only"];
-      results.scales.push(await benchScale(path.join(root, "small"), config.users, false, { main: !workersOnly, workers: true }));
-      save();
-      if (flags.scale && !workersOnly) {
-        results.scales.push(await benchScale(path.join(root, "big"), config.bigUsers, true, { main: true, workers: false }));
+      const blocks = chosenBlocks();
+      if (blocks.main || blocks.history || blocks.workers) {
+        results.scales.push(await benchScale(path.join(root, "small"), config.users, false, { ...blocks, bare: blocks.main && blocks.bare }));
+        save();
+      }
+      if (flags.scale && blocks.main) {
+        results.scales.push(await benchScale(path.join(root, "big"), config.bigUsers, true, { main: true, bare: false, history: false, workers: false }));
+        save();
+      }
+      if (blocks.postgres) {
+        log(`PostgreSQL: one and two instances`);
+        results.postgres = await postgresBlock({ root: path.join(root, "postgres"), users: config.postgresUsers, rounds: config.rounds, durationMs: config.durationS * 1000, warmupMs: config.warmupS * 1000, concurrency: config.concurrency });
         save();
       }
     }
@@ -707,7 +635,15 @@ async function main(): Promise<void> {
     save();
     if (!flags.keep) fs.rmSync(root, { recursive: true, force: true });
   }
-  const md = renderMarkdown(results);
+  const small = results.scales[0];
+  const md =
+    renderMarkdown(results) +
+    "\n" +
+    writePathMarkdown({
+      ...(small?.bareRuns && { bare: small.bareRuns, latchkey: small.runs }),
+      ...(small?.history && { history: small.history }),
+      postgres: results.postgres,
+    });
   fs.writeFileSync(out.replace(/\.json$/, ".md"), md);
   process.stdout.write(md);
   log(`wrote ${path.relative(REPO, out)} and its .md`);

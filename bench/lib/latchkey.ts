@@ -63,6 +63,8 @@ export interface StartOptions {
   workers?: number;
   /** taskset core list; default SERVER_CORE */
   cores?: string;
+  /** more environment (a database URL, an encryption key) */
+  env?: Record<string, string>;
 }
 
 /** `taskset -c 0 node bin/latchkey.js start` with default (durable) settings. */
@@ -78,7 +80,7 @@ export async function startLatchkey(options: StartOptions): Promise<Server> {
   // the call log goes to /dev/null: written as in production, read by no one
   const child = spawn("taskset", args, {
     cwd: REPO,
-    env: { ...process.env, ...BENCH_ENV },
+    env: { ...process.env, ...BENCH_ENV, ...options.env },
     stdio: ["ignore", "ignore", "pipe"],
   });
   const url = await waitForLine(child, /latchkey listening on (\S+);/);
