@@ -5,7 +5,9 @@
 --   rest-reset     POST /v2/users/ID/password_reset                  {"returnCode":{}}
 --   rest-noop      POST /bench/v1/noop/ID                            {}
 --   peer-reset     POST /api/auth/request-password-reset             {"email":EMAIL}
--- Arguments after `--`: <ids file> <shape> <bearer token or -> [<requests per second>]
+-- Arguments after `--`: <ids file> <shape> <bearer token or -> [<requests per second, 0: none> [hist]]
+-- With `hist`, done() also prints every recorded latency and its count, so the
+-- histograms of several wrk processes sharing one load can be merged.
 -- With a rate, delay() spaces the sends of this (single) thread on a fixed
 -- schedule, rate/s in all, whichever connection is free; latency counts from
 -- the actual send, so unlike wrk2 it is not corrected for coordinated omission.
@@ -23,6 +25,7 @@ end
 local ids = {}
 local shape, headers
 local interval, next_at
+local histogram = false
 
 function init(args)
   for line in io.lines(args[1]) do
@@ -33,6 +36,7 @@ function init(args)
   if args[3] and args[3] ~= "-" then headers["Authorization"] = "Bearer " .. args[3] end
   local rate = tonumber(args[4] or "0")
   if rate and rate > 0 then interval = 1000 / rate end
+  histogram = args[5] == "hist"
   math.randomseed(tonumber(tostring(os.time()):reverse():sub(1, 6)))
 end
 
@@ -69,4 +73,12 @@ function done(summary, latency, requests)
     '"p50_us":%d,"p90_us":%d,"p99_us":%d,"max_us":%d,"mean_us":%.1f}\n',
     summary.requests, summary.duration, summary.bytes, e.connect, e.read, e.write, e.status, e.timeout,
     latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max, latency.mean))
+  if histogram then
+    local parts = {}
+    for i = 1, #latency do
+      local value, count = latency(i)
+      parts[#parts + 1] = string.format("[%d,%d]", value, count)
+    end
+    io.write("WRKHIST [" .. table.concat(parts, ",") .. "]\n")
+  end
 end
