@@ -54,6 +54,7 @@ export interface Figures {
   /** the database server's CPU per request, when it ran apart (PostgreSQL) */
   dbUs: number;
   eventsPerUserBefore: number;
+  eventsPerUserAfter: number;
 }
 
 export function figures(scale: Scale, label: string, fixedRate = false): Figures | undefined {
@@ -88,6 +89,7 @@ export function figuresOf(runs: M[]): Figures | undefined {
     ok: runs.every((m) => m.check === "ok"),
     dbUs: median(runs.map((m) => m.databaseCpuPerRequestUs ?? NaN)),
     eventsPerUserBefore: median(runs.map((m) => m.eventsPerUserBefore ?? NaN)),
+    eventsPerUserAfter: median(runs.map((m) => m.eventsPerUserAfter ?? NaN)),
   };
 }
 

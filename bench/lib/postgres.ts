@@ -83,7 +83,8 @@ export async function startBenchPostgres(core: string): Promise<BenchPostgres> {
     throw err;
   }
   const postmaster = Number(fs.readFileSync(path.join(data, "postmaster.pid"), "utf8").split("\n")[0]);
-  const version = (await tool("postgres", ["--version"])).trim();
+  // "postgres (PostgreSQL) 15.18 (Debian …)" → "PostgreSQL 15.18"
+  const version = (await tool("postgres", ["--version"])).trim().replace(/^postgres \(PostgreSQL\) (\S+).*$/, "PostgreSQL $1");
   const url = (database: string) => `postgres://postgres@127.0.0.1:${port}/${database}`;
   const admin = async <T>(fn: (client: pg.Client) => Promise<T>, database = "postgres"): Promise<T> => {
     const client = new pg.Client({ connectionString: url(database) });
@@ -94,6 +95,8 @@ export async function startBenchPostgres(core: string): Promise<BenchPostgres> {
       await client.end();
     }
   };
+  // one connection per database for the harness's own counting: no backend starts or ends while CPU time is read
+  const readers = new Map<string, pg.Client>();
   const onExit = () => {
     try {
       execFileSync(...stopCommand("immediate"), { stdio: "ignore" });
@@ -124,10 +127,23 @@ export async function startBenchPostgres(core: string): Promise<BenchPostgres> {
     },
     createDatabase: (name, template) =>
       admin(async (c) => void (await c.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}${template ? ` TEMPLATE ${pg.escapeIdentifier(template)}` : ""}`))),
-    dropDatabase: (name) => admin(async (c) => void (await c.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`))),
-    scalar: (database, sql) => admin(async (c) => Number((await c.query<{ v: string }>(sql)).rows[0]?.v ?? 0), database),
+    async dropDatabase(name) {
+      await readers.get(name)?.end();
+      readers.delete(name);
+      await admin(async (c) => void (await c.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`)));
+    },
+    async scalar(database, sql) {
+      let client = readers.get(database);
+      if (!client) {
+        client = new pg.Client({ connectionString: url(database) });
+        await client.connect();
+        readers.set(database, client);
+      }
+      return Number((await client.query<{ v: string }>(sql)).rows[0]?.v ?? 0);
+    },
     async stop() {
       process.removeListener("exit", onExit);
+      await Promise.all([...readers.values()].map((c) => c.end()));
       const [cmd, args] = stopCommand("fast");
       await run(cmd, args);
       fs.rmSync(dir, { recursive: true, force: true });

@@ -65,16 +65,16 @@ export function historyTable(h: HistoryBlock, lines: string[]): void {
   lines.push(
     `History: PasswordReset over Connect JSON for the same ${h.users} users, seeded with ${n0(h.eventsPerUser.fresh)} events each (fresh) and with ${n0(h.eventsPerUser.long)} (long: ` +
       "password.code.added events written straight into SQLite), both stores in every round (order flipped each round), each from its seeded copy. " +
-      "The runs themselves add events: the second column gives each user's events when the measured run started.",
+      "The runs themselves add events (the warm-up's too): the second column gives each user's events when the measured run started and when it ended.",
   );
   lines.push("");
-  lines.push("| history | events per user at the start | req/s | req/s per round | server CPU µs/req (of it kernel) | p50 ms | p99 ms | long ÷ fresh req/s | long ÷ fresh CPU/req |");
+  lines.push("| history | events per user, start → end | req/s | req/s per round | server CPU µs/req (of it kernel) | p50 ms | p99 ms | long ÷ fresh req/s | long ÷ fresh CPU/req |");
   lines.push("| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |");
   for (const [name, fig] of [["fresh", f.fresh], ["long", f.long]] as const) {
     if (!fig) continue;
     const r = name === "long" && f.longOverFresh ? `${pct(f.longOverFresh.rps)} | ${x(f.longOverFresh.cpu)}` : " | ";
     lines.push(
-      `| ${name}${fig.ok ? "" : " (check failed)"} | ${n0(fig.eventsPerUserBefore)} | ${n0(fig.rps)} | ${fig.perRound.map(n0).join(" / ")} | ${n0(fig.cpuUs)} (${n0(fig.sysUs)}) | ${n2(fig.p50)} | ${n2(fig.p99)} | ${r} |`,
+      `| ${name}${fig.ok ? "" : " (check failed)"} | ${n0(fig.eventsPerUserBefore)} → ${n0(fig.eventsPerUserAfter)} | ${n0(fig.rps)} | ${fig.perRound.map(n0).join(" / ")} | ${n0(fig.cpuUs)} (${n0(fig.sysUs)}) | ${n2(fig.p50)} | ${n2(fig.p99)} | ${r} |`,
     );
   }
   lines.push("");

@@ -34,11 +34,9 @@ export async function wrk(o: WrkOptions): Promise<WrkResult> {
   const seconds = Math.max(1, Math.round(o.durationMs / 1000));
   const args = pinned(LOAD_CORE, "wrk", [
     "-t1", `-c${o.connections}`, `-d${seconds}s`, "--timeout", "10s", "-s", script, o.url,
-    "--", o.idsFile, o.shape, o.token ?? "-",
-    ...(o.rate || o.histogram ? [String(Math.round(o.rate ?? 0))] : []),
-    ...(o.histogram ? ["hist"] : []),
+    "--", o.idsFile, o.shape, o.token ?? "-", ...(o.rate ? [String(Math.round(o.rate))] : []),
   ]);
-  const r = await run("taskset", args);
+  const r = await run("taskset", args, o.histogram ? { env: { ...process.env, BENCH_WRK_HISTOGRAM: "1" } } : {});
   const line = r.stdout.split("\n").find((l) => l.startsWith("WRKJSON "));
   if (!line) throw new Error(`wrk gave no result (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
   const j = JSON.parse(line.slice(8)) as Record<string, number>;

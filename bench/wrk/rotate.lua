@@ -5,9 +5,11 @@
 --   rest-reset     POST /v2/users/ID/password_reset                  {"returnCode":{}}
 --   rest-noop      POST /bench/v1/noop/ID                            {}
 --   peer-reset     POST /api/auth/request-password-reset             {"email":EMAIL}
--- Arguments after `--`: <ids file> <shape> <bearer token or -> [<requests per second, 0: none> [hist]]
--- With `hist`, done() also prints every recorded latency and its count, so the
--- histograms of several wrk processes sharing one load can be merged.
+-- Arguments after `--`: <ids file> <shape> <bearer token or -> [<requests per second>]
+-- With BENCH_WRK_HISTOGRAM=1 in the environment, done() also prints every
+-- recorded latency and its count, so the histograms of several wrk processes
+-- sharing one load can be merged. (done() runs in wrk's main Lua state, which
+-- never sees init()'s arguments; the environment reaches every state.)
 -- With a rate, delay() spaces the sends of this (single) thread on a fixed
 -- schedule, rate/s in all, whichever connection is free; latency counts from
 -- the actual send, so unlike wrk2 it is not corrected for coordinated omission.
@@ -25,7 +27,7 @@ end
 local ids = {}
 local shape, headers
 local interval, next_at
-local histogram = false
+local histogram = os.getenv("BENCH_WRK_HISTOGRAM") == "1"
 
 function init(args)
   for line in io.lines(args[1]) do
@@ -36,7 +38,6 @@ function init(args)
   if args[3] and args[3] ~= "-" then headers["Authorization"] = "Bearer " .. args[3] end
   local rate = tonumber(args[4] or "0")
   if rate and rate > 0 then interval = 1000 / rate end
-  histogram = args[5] == "hist"
   math.randomseed(tonumber(tostring(os.time()):reverse():sub(1, 6)))
 end
 
