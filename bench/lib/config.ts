@@ -5,27 +5,39 @@ import { LOAD_CORE, SERVER_CORE } from "./latchkey.js";
 export const BLOCKS = ["main", "bare", "history", "postgres", "workers"] as const;
 export type BlockName = (typeof BLOCKS)[number];
 
-export const { values: flags } = parseArgs({
-  options: {
-    scale: { type: "boolean", default: false },
-    profile: { type: "boolean", default: false },
-    "profile-only": { type: "boolean", default: false },
-    "profile-calls": { type: "string" },
-    quick: { type: "boolean", default: false },
-    "no-peer": { type: "boolean", default: false },
-    keep: { type: "boolean", default: false },
-    duration: { type: "string" },
-    warmup: { type: "string" },
-    rounds: { type: "string" },
-    users: { type: "string" },
-    "big-users": { type: "string" },
-    "workers-only": { type: "boolean", default: false },
-    only: { type: "string" },
-    "history-users": { type: "string" },
-    "history-events": { type: "string" },
-  },
-  strict: true,
-});
+/** A bad command line ends the run with its reason, not a stack trace. */
+function orExit<T>(read: () => T): T {
+  try {
+    return read();
+  } catch (err) {
+    process.stderr.write(`bench: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+}
+
+export const { values: flags } = orExit(() =>
+  parseArgs({
+    options: {
+      scale: { type: "boolean", default: false },
+      profile: { type: "boolean", default: false },
+      "profile-only": { type: "boolean", default: false },
+      "profile-calls": { type: "string" },
+      quick: { type: "boolean", default: false },
+      "no-peer": { type: "boolean", default: false },
+      keep: { type: "boolean", default: false },
+      duration: { type: "string" },
+      warmup: { type: "string" },
+      rounds: { type: "string" },
+      users: { type: "string" },
+      "big-users": { type: "string" },
+      "workers-only": { type: "boolean", default: false },
+      only: { type: "string" },
+      "history-users": { type: "string" },
+      "history-events": { type: "string" },
+    },
+    strict: true,
+  }),
+);
 
 /** The blocks to run at the --users store: all by default, `--only a,b` picks some, `--workers-only` means `--only workers`. */
 export function selectedBlocks(only = flags.only, workersOnly = flags["workers-only"]): Set<BlockName> {
@@ -44,9 +56,9 @@ function positive(name: string, value: string | undefined, fallback: number): nu
   return n;
 }
 
-export const blocks = selectedBlocks();
+export const blocks = orExit(() => selectedBlocks());
 
-export const config = {
+export const config = orExit(() => ({
   durationS: positive("duration", flags.duration, flags.quick ? 3 : 10),
   warmupS: positive("warmup", flags.warmup, flags.quick ? 1 : 3),
   rounds: positive("rounds", flags.rounds, flags.quick ? 1 : 3),
@@ -73,6 +85,6 @@ export const config = {
   postgresInstances: [1, 2],
   /** PostgreSQL runs beside the load generators, off the server's core */
   postgresCore: LOAD_CORE,
-};
+}));
 
 export type BenchConfig = typeof config;
