@@ -63,8 +63,12 @@ export interface StartOptions {
   workers?: number;
   /** taskset core list; default SERVER_CORE */
   cores?: string;
-  /** more environment (a database URL, an encryption key) */
-  env?: Record<string, string>;
+  /** `--database-url`: events in PostgreSQL, not in the data directory */
+  databaseUrl?: string;
+  /** `--encryption-key-file`, which `--database-url` needs */
+  encryptionKeyFile?: string;
+  /** the admin token, when the data directory holds none (an instance created elsewhere) */
+  token?: string;
 }
 
 /** `taskset -c 0 node bin/latchkey.js start` with default (durable) settings. */
@@ -76,15 +80,21 @@ export async function startLatchkey(options: StartOptions): Promise<Server> {
   const nodeArgs = options.cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${options.cpuProfDir}`] : [];
   const cores = options.cores ?? SERVER_CORE;
   const workers = options.workers !== undefined ? ["--workers", String(options.workers)] : [];
-  const args = pinned(cores, process.execPath, [...nodeArgs, bin, "start", "--data-dir", options.dataDir, "--host", "127.0.0.1", "--port", String(options.port), ...workers]);
+  const database = [
+    ...(options.databaseUrl ? ["--database-url", options.databaseUrl] : []),
+    ...(options.encryptionKeyFile ? ["--encryption-key-file", options.encryptionKeyFile] : []),
+  ];
+  const args = pinned(cores, process.execPath, [
+    ...nodeArgs, bin, "start", "--data-dir", options.dataDir, "--host", "127.0.0.1", "--port", String(options.port), ...workers, ...database,
+  ]);
   // the call log goes to /dev/null: written as in production, read by no one
   const child = spawn("taskset", args, {
     cwd: REPO,
-    env: { ...process.env, ...BENCH_ENV, ...options.env },
+    env: { ...process.env, ...BENCH_ENV },
     stdio: ["ignore", "ignore", "pipe"],
   });
   const url = await waitForLine(child, /latchkey listening on (\S+);/);
-  const token = fs.readFileSync(path.join(options.dataDir, ADMIN_TOKEN_FILE), "utf8").trim();
+  const token = options.token ?? fs.readFileSync(path.join(options.dataDir, ADMIN_TOKEN_FILE), "utf8").trim();
   return serverHandle(child, url, options.port, token, cores);
 }
 

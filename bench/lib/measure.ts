@@ -1,4 +1,5 @@
-/** One measured load against one server: throughput, the server's CPU time per request, latency, and a check of what it wrote. */
+/** One measured load against one server: throughput, server CPU from /proc, latency, and a check of what the calls wrote. */
+import { config } from "./config.js";
 import type { LoadResult } from "./h2load.js";
 import type { Server } from "./latchkey.js";
 import { coreTimes, log, percentile, sleep } from "./util.js";
@@ -39,67 +40,94 @@ export interface Measurement {
   serverCores?: string;
   /** server processes (primary and workers) and each one's CPU seconds in the window, the primary first */
   serverCpuSecondsByProcess?: number[];
+  /** the bare block: which server answered */
+  server?: "latchkey" | "bare";
+  /** the history block: the users' histories when the run started */
+  history?: "fresh" | "long";
+  /** the PostgreSQL block: latchkey instances sharing the database */
+  instances?: number;
+  /** the PostgreSQL block: the database server's CPU time in the window (all its processes), apart from the server's */
+  databaseCpuSeconds?: number;
+  databaseCpuPerRequestUs?: number;
 }
 
+export type Load = (durationMs: number, rate?: number) => Promise<LoadResult & { p50Us?: number; p90Us?: number; p99Us?: number }>;
 
 export interface Target {
   label: string;
   server: Server;
   /** rows written so far (events or verification rows) */
-  rows: () => number;
+  rows: () => number | Promise<number>;
   /** how many rows each successful call writes */
   rowsPerCall: 0 | 1;
   users: number;
-  load: (durationMs: number, rate?: number) => Promise<LoadResult & { p50Us?: number; p90Us?: number; p99Us?: number }>;
+  load: Load;
   concurrency: number;
   /** the --workers block: the server's `--workers N` */
   workers?: number;
+  /** fields copied into each measurement, saying which set-up of a block it was */
+  tags?: Pick<Measurement, "server" | "history" | "instances">;
+  /** CPU seconds so far of the database server, when it is a process of its own */
+  databaseCpu?: () => number;
+  /** whether rows are events of the users (so events per user can be told) */
+  countsEvents?: boolean;
 }
 
 /** Requests still in flight when wrk stops are answered after it: wait until the rows stop changing. */
-export async function settle(rows: () => number): Promise<void> {
+export async function settle(rows: () => number | Promise<number>): Promise<void> {
   const deadline = Date.now() + 15_000;
-  let last = rows();
+  let last = await rows();
   for (;;) {
     await sleep(400);
-    const now = rows();
+    const now = await rows();
     if (now === last || Date.now() > deadline) return;
     last = now;
   }
 }
 
-export async function measure(t: Target, round: number, durationMs: number, rate?: number, rateConnections = 64): Promise<Measurement> {
-  const rows0 = t.rows();
+/** Warm-up, settling, then one measured run. */
+export async function warmAndMeasure(t: Target, round: number, rate?: number): Promise<Measurement> {
+  await t.load(config.warmupS * 1000, rate);
+  await settle(t.rows);
+  return measure(t, round, config.durationS * 1000, rate);
+}
+
+export async function measure(t: Target, round: number, durationMs: number, rate?: number): Promise<Measurement> {
+  const rows0 = await t.rows();
   const cpu0 = t.server.cpu();
+  const db0 = t.databaseCpu?.();
   const core0 = coreTimes(t.server.cores);
   const windowStart = performance.now();
   const r = await t.load(durationMs, rate);
   const cpu1 = t.server.cpu();
+  const db1 = t.databaseCpu?.();
   // the CPU window: the load generator's run plus its start and exit
   const windowSeconds = (performance.now() - windowStart) / 1000;
   const core1 = coreTimes(t.server.cores);
   await settle(t.rows);
-  const rows = t.rows() - rows0;
+  const rows = (await t.rows()) - rows0;
   const cpu = cpu1.total - cpu0.total;
   const sys = cpu1.system - cpu0.system;
   const before = new Map(cpu0.byPid);
   // a process that exited in the window (a worker restarted) took its CPU time with it
   const treeChanged = cpu0.byPid.length !== cpu1.byPid.length || cpu1.byPid.some(([pid]) => !before.has(pid));
   const lat = (p: number, given?: number) => (given ?? percentile(r.latenciesUs, p)) / 1000;
-  const slack = rate ? rateConnections : t.concurrency;
+  const slack = rate ? config.rateConnections : t.concurrency;
   const expected = t.rowsPerCall * r.ok;
   const check =
     r.errors > 0
       ? `FAILED: ${r.errors} errors`
-      : treeChanged
-        ? `FAILED: server processes changed during the run (${cpu0.byPid.map(([p]) => p).join(",")} → ${cpu1.byPid.map(([p]) => p).join(",")})`
-        : t.rowsPerCall === 0
-          ? rows === 0
-            ? "ok"
-            : `FAILED: ${rows} rows written by a no-op`
-          : rows >= expected && rows <= expected + slack
-            ? "ok"
-            : `FAILED: ${rows} rows for ${r.ok} answers`;
+      : r.ok === 0
+        ? "FAILED: no answers"
+        : treeChanged
+          ? `FAILED: server processes changed during the run (${cpu0.byPid.map(([p]) => p).join(",")} → ${cpu1.byPid.map(([p]) => p).join(",")})`
+          : t.rowsPerCall === 0
+            ? rows === 0
+              ? "ok"
+              : `FAILED: ${rows} rows written by a no-op`
+            : rows >= expected && rows <= expected + slack
+              ? "ok"
+              : `FAILED: ${rows} rows for ${r.ok} answers`;
   const m: Measurement = {
     label: t.label,
     round,
@@ -126,18 +154,34 @@ export async function measure(t: Target, round: number, durationMs: number, rate
     ...(r.processesRun > 1 && { processesRun: r.processesRun }),
     ...(t.workers !== undefined && { workers: t.workers, serverCores: t.server.cores.join(",") }),
     ...(cpu1.byPid.length > 1 && { serverCpuSecondsByProcess: cpu1.byPid.map(([pid, s]) => s - (before.get(pid) ?? 0)) }),
+    ...t.tags,
   };
-  if (t.rowsPerCall === 1 && t.label !== "peer reset") {
+  if (db0 !== undefined && db1 !== undefined) {
+    m.databaseCpuSeconds = db1 - db0;
+    m.databaseCpuPerRequestUs = (m.databaseCpuSeconds / r.ok) * 1e6;
+  }
+  if (t.rowsPerCall === 1 && t.countsEvents) {
+    // the store's first 4 events are the instance's, not a user's
     m.eventsPerUserBefore = (rows0 - 4) / t.users;
     m.eventsPerUserAfter = (rows0 + rows - 4) / t.users;
   }
-  const byProcess = m.serverCpuSecondsByProcess ? ` [per process ${m.serverCpuSecondsByProcess.map((s) => s.toFixed(2)).join(" / ")} s]` : "";
-  log(
-    `  ${t.label.padEnd(14)}${t.workers !== undefined ? ` w${t.workers}` : ""} r${round}${rate ? ` @${Math.round(rate)}/s` : ""}: ${m.rps.toFixed(0)} req/s, ` +
-      `${m.cpuPerRequestUs.toFixed(0)} µs CPU/req (sys ${m.systemCpuPerRequestUs.toFixed(0)}; ${(m.serverCpuShare * 100).toFixed(0)}% core, others ${(m.otherCpuShareOnServerCore * 100).toFixed(0)}%)${byProcess}, ` +
-      `p50 ${m.p50Ms.toFixed(2)} ms, p99 ${m.p99Ms.toFixed(2)} ms, ${check}`,
-  );
+  log(describe(t, m, rate));
   if (check !== "ok") process.exitCode = 1;
   return m;
 }
 
+function describe(t: Target, m: Measurement, rate?: number): string {
+  const byProcess = m.serverCpuSecondsByProcess ? ` [per process ${m.serverCpuSecondsByProcess.map((s) => s.toFixed(2)).join(" / ")} s]` : "";
+  const tags = [
+    t.workers !== undefined ? `w${t.workers}` : "",
+    m.server ?? "",
+    m.history ?? "",
+    m.instances !== undefined ? `${m.instances}x` : "",
+  ].filter(Boolean);
+  const database = m.databaseCpuPerRequestUs !== undefined ? `, database ${m.databaseCpuPerRequestUs.toFixed(0)} µs CPU/req` : "";
+  return (
+    `  ${t.label.padEnd(14)}${tags.length > 0 ? ` ${tags.join(" ")}` : ""} r${m.round}${rate ? ` @${Math.round(rate)}/s` : ""}: ${m.rps.toFixed(0)} req/s, ` +
+    `${m.cpuPerRequestUs.toFixed(0)} µs CPU/req (sys ${m.systemCpuPerRequestUs.toFixed(0)}; ${(m.serverCpuShare * 100).toFixed(0)}% core, others ${(m.otherCpuShareOnServerCore * 100).toFixed(0)}%)${byProcess}${database}, ` +
+    `p50 ${m.p50Ms.toFixed(2)} ms, p99 ${m.p99Ms.toFixed(2)} ms, ${m.check}`
+  );
+}

@@ -1,95 +1,16 @@
 /** Markdown tables from a results JSON of bench/run.ts. */
-import { median } from "./util.js";
+import { NAMES, PROTOCOLS, figures, n0, n2, pct, workerFigures, x, type Scale } from "./figures.js";
 import { profileMarkdown, type ProfileSummary } from "./profile.js";
+import { bareTable, historyTable, postgresTable } from "./report_blocks.js";
 
-interface M {
-  label: string;
-  round: number;
-  offeredRps?: number;
-  rps: number;
-  cpuPerRequestUs: number;
-  systemCpuPerRequestUs?: number;
-  serverCpuShare: number;
-  otherCpuShareOnServerCore?: number;
-  p50Ms: number;
-  p99Ms: number;
-  check: string;
-  eventsPerUserBefore?: number;
-  eventsPerUserAfter?: number;
-  workers?: number;
-  serverCores?: string;
-  serverCpuSecondsByProcess?: number[];
-  serverCpuSeconds?: number;
-}
-interface Scale {
-  users: number;
-  seeding: string;
-  seedSeconds: number;
-  storeBytes: number;
-  storeEvents: number;
-  peer: { available: boolean; reason?: string };
-  runs: M[];
-  workerRuns?: M[];
-}
+export { summarize } from "./report_blocks.js";
+
 export interface Results {
   machine: Record<string, unknown>;
   config: Record<string, unknown>;
   scales: Scale[];
   profiles: ProfileSummary[];
 }
-
-const PROTOCOLS = ["grpc", "connect", "rest"] as const;
-const NAMES: Record<string, string> = { grpc: "gRPC (h2c)", connect: "Connect JSON", rest: "REST" };
-
-export interface Figures {
-  rps: number;
-  cpuUs: number;
-  sysUs: number;
-  share: number;
-  others: number;
-  p50: number;
-  p99: number;
-  perRound: number[];
-  ok: boolean;
-}
-
-export function figures(scale: Scale, label: string, fixedRate = false): Figures | undefined {
-  return figuresOf(scale.runs.filter((m) => m.label === label && (m.offeredRps !== undefined) === fixedRate));
-}
-
-/** The --workers block's figures of one protocol's PasswordReset with `--workers n`. */
-export function workerFigures(scale: Scale, protocol: string, n: number): (Figures & { cores: string; byProcess: number[] }) | undefined {
-  const runs = (scale.workerRuns ?? []).filter((m) => m.label === `${protocol} reset` && m.workers === n);
-  const f = figuresOf(runs);
-  if (!f) return undefined;
-  // each process's share of the server's CPU time, medians over the rounds (primary first)
-  const counts = runs.map((m) => m.serverCpuSecondsByProcess?.length ?? 1);
-  const byProcess =
-    counts.every((c) => c === counts[0]) && counts[0]! > 1
-      ? Array.from({ length: counts[0]! }, (_, i) => median(runs.map((m) => m.serverCpuSecondsByProcess![i]! / (m.serverCpuSeconds ?? NaN))))
-      : [];
-  return { ...f, cores: runs[0]!.serverCores ?? "", byProcess };
-}
-
-function figuresOf(runs: M[]): Figures | undefined {
-  if (runs.length === 0) return undefined;
-  return {
-    rps: median(runs.map((m) => m.rps)),
-    cpuUs: median(runs.map((m) => m.cpuPerRequestUs)),
-    sysUs: median(runs.map((m) => m.systemCpuPerRequestUs ?? NaN)),
-    share: median(runs.map((m) => m.serverCpuShare)),
-    others: median(runs.map((m) => m.otherCpuShareOnServerCore ?? NaN)),
-    p50: median(runs.map((m) => m.p50Ms)),
-    p99: median(runs.map((m) => m.p99Ms)),
-    perRound: runs.map((m) => m.rps),
-    ok: runs.every((m) => m.check === "ok"),
-  };
-}
-
-const n0 = (v: number) => (Number.isFinite(v) ? v.toFixed(0) : "–");
-const n2 = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : "–");
-const pct = (v: number) => (Number.isFinite(v) ? `${(100 * v).toFixed(0)} %` : "–");
-const x = (v: number) => (Number.isFinite(v) ? `${v.toFixed(2)}×` : "–");
 
 export function targets(results: Results): { target: string; measured: string; met: boolean | undefined }[] {
   const out: { target: string; measured: string; met: boolean | undefined }[] = [];
@@ -136,7 +57,7 @@ export function targets(results: Results): { target: string; measured: string; m
         });
       }
     }
-  } else {
+  } else if (small.runs.length > 0) {
     out.push({ target: "p99 with 1,000,000 users ≤ 1.2× p99 with 1,000", measured: "not run (npm run bench -- --scale)", met: undefined });
   }
   const workersScale = results.scales.find((s) => s.workerRuns && s.workerRuns.length > 0);
@@ -153,8 +74,8 @@ export function targets(results: Results): { target: string; measured: string; m
       met: c <= 1.1,
     });
   }
-  if (workersRows === 0) {
-    out.push({ target: "`--workers 2`: throughput and CPU per request", measured: "not run (the --workers block runs by default, or alone with --workers-only)", met: undefined });
+  if (workersRows === 0 && small.runs.length > 0) {
+    out.push({ target: "`--workers 2`: throughput and CPU per request", measured: "not run (the --workers block runs by default, or alone with --only workers)", met: undefined });
   }
   return out;
 }
@@ -166,7 +87,7 @@ export function scaleMarkdown(scale: Scale): string {
   lines.push(
     `Store: ${scale.storeEvents.toLocaleString("en")} events, ${(scale.storeBytes / 2 ** 20).toFixed(1)} MiB, seeded ${scale.seeding} in ${scale.seedSeconds.toFixed(0)} s.`,
   );
-  const drift = [...scale.runs, ...(scale.workerRuns ?? [])].filter((m) => m.label.endsWith("reset") && m.eventsPerUserAfter !== undefined);
+  const drift = [...scale.runs, ...(scale.bareRuns ?? []), ...(scale.workerRuns ?? [])].filter((m) => m.label.endsWith("reset") && m.eventsPerUserAfter !== undefined);
   if (drift.length > 0) {
     const before = Math.min(...drift.map((m) => m.eventsPerUserBefore!));
     const after = Math.max(...drift.map((m) => m.eventsPerUserAfter!));
@@ -174,6 +95,9 @@ export function scaleMarkdown(scale: Scale): string {
   }
   lines.push("");
   if (scale.runs.length > 0) mainTables(scale, lines);
+  if (scale.bareRuns && scale.bareRuns.length > 0) bareTable(scale, lines);
+  if (scale.history) historyTable(scale.history, lines);
+  if (scale.postgres) postgresTable(scale.postgres, lines);
   if (scale.workerRuns && scale.workerRuns.length > 0) workersTable(scale, lines);
   return lines.join("\n");
 }
@@ -242,7 +166,7 @@ function workersTable(scale: Scale, lines: string[]): void {
     for (const n of [1, 2]) {
       const f = workerFigures(scale, p, n);
       if (!f) continue;
-      const ratio = n > 1 && one ? `${x(f.rps / one.rps)} | ${x(f.cpuUs / one.cpuUs)}` : " | ";
+      const ratio = n > 1 && one ? `${x(f.rps / one.rps)} | **${x(f.cpuUs / one.cpuUs)}**` : " | ";
       const byProcess = f.byProcess.length > 0 ? f.byProcess.map((v) => pct(v)).join(" / ") : "one process";
       lines.push(
         `| ${NAMES[p]} | \`--workers ${n}\`, core${f.cores.includes(",") ? "s" : ""} ${f.cores}${f.ok ? "" : " (check failed)"} | ${n0(f.rps)} | ${f.perRound.map(n0).join(" / ")} | ` +

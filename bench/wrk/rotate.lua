@@ -6,6 +6,10 @@
 --   rest-noop      POST /bench/v1/noop/ID                            {}
 --   peer-reset     POST /api/auth/request-password-reset             {"email":EMAIL}
 -- Arguments after `--`: <ids file> <shape> <bearer token or -> [<requests per second>]
+-- With BENCH_WRK_HISTOGRAM=1 in the environment, done() also prints every
+-- recorded latency and its count, so the histograms of several wrk processes
+-- sharing one load can be merged. (done() runs in wrk's main Lua state, which
+-- never sees init()'s arguments; the environment reaches every state.)
 -- With a rate, delay() spaces the sends of this (single) thread on a fixed
 -- schedule, rate/s in all, whichever connection is free; latency counts from
 -- the actual send, so unlike wrk2 it is not corrected for coordinated omission.
@@ -23,6 +27,7 @@ end
 local ids = {}
 local shape, headers
 local interval, next_at
+local histogram = os.getenv("BENCH_WRK_HISTOGRAM") == "1"
 
 function init(args)
   for line in io.lines(args[1]) do
@@ -69,4 +74,12 @@ function done(summary, latency, requests)
     '"p50_us":%d,"p90_us":%d,"p99_us":%d,"max_us":%d,"mean_us":%.1f}\n',
     summary.requests, summary.duration, summary.bytes, e.connect, e.read, e.write, e.status, e.timeout,
     latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max, latency.mean))
+  if histogram then
+    local parts = {}
+    for i = 1, #latency do
+      local value, count = latency(i)
+      parts[#parts + 1] = string.format("[%d,%d]", value, count)
+    end
+    io.write("WRKHIST [" .. table.concat(parts, ",") .. "]\n")
+  end
 end

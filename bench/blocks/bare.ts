@@ -1,0 +1,59 @@
+/**
+ * The bare block: latchkey's PasswordReset and no-op against connect-node's
+ * bare no-op (bench/bare/noop_server.ts), over gRPC and Connect JSON; REST
+ * PasswordReset against the bare Connect JSON no-op. Per protocol, latchkey
+ * and the bare server take turns, their order flipped each round.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { ADMIN_TOKEN_FILE } from "../../src/server/data_dir.js";
+import { config } from "../lib/config.js";
+import type { Server } from "../lib/latchkey.js";
+import { warmAndMeasure, type Measurement } from "../lib/measure.js";
+import { startBare } from "../lib/servers.js";
+import { bareTarget, barePreflight, preflight, type Call, type Protocol } from "../lib/targets.js";
+import { freePort, log } from "../lib/util.js";
+import { roundOrder, type ScaleContext } from "./context.js";
+
+/** What latchkey answers in each protocol's turn, and whether the bare server has a turn beside it. */
+const GROUPS: { protocol: Protocol; calls: Call[]; bare: boolean }[] = [
+  { protocol: "grpc", calls: ["reset", "noop"], bare: true },
+  { protocol: "connect", calls: ["reset", "noop"], bare: true },
+  { protocol: "rest", calls: ["reset"], bare: false },
+];
+
+export async function bareBlock(ctx: ScaleContext): Promise<Measurement[]> {
+  const { seeded: s } = ctx;
+  const runs: Measurement[] = [];
+  // the bare server ignores the token; sent along, it keeps the requests byte for byte latchkey's
+  const token = fs.readFileSync(path.join(s.snapshot, ADMIN_TOKEN_FILE), "utf8").trim();
+  const withBare = async (fn: (server: Server) => Promise<void>) => {
+    const server = await startBare(await freePort(), token);
+    try {
+      await fn(server);
+    } finally {
+      await server.stop();
+    }
+  };
+  for (let round = 1; round <= config.rounds; round++) {
+    log(`${s.users} users, bare connect-node, round ${round}/${config.rounds}`);
+    for (const group of GROUPS) {
+      const latchkeyTurn = () =>
+        ctx.withLatchkey(async (server) => {
+          if (round === 1) await preflight(server, s.ids, group.calls);
+          for (const call of group.calls) {
+            runs.push(await warmAndMeasure({ ...ctx.target(server, group.protocol, call), tags: { server: "latchkey" } }, round));
+          }
+        });
+      const bareTurn = () =>
+        withBare(async (server) => {
+          if (round === 1) await barePreflight(server, s.ids);
+          const protocol = group.protocol as "grpc" | "connect";
+          runs.push(await warmAndMeasure(bareTarget(server, protocol, s.ids, s.idsFile, ctx.h2work), round));
+        });
+      const turns = group.bare ? [latchkeyTurn, bareTurn] : [latchkeyTurn];
+      for (const turn of roundOrder(turns, round)) await turn();
+    }
+  }
+  return runs;
+}

@@ -1,0 +1,143 @@
+/** The bare, history, PostgreSQL and --workers blocks: their medians and ratios, as JSON and as markdown tables. */
+import { NAMES, figuresOf, n0, n2, pct, workerFigures, x, type Figures, type M, type Scale } from "./figures.js";
+
+interface Ratio {
+  /** throughput of the one ÷ the other */
+  rps: number;
+  /** CPU per request of the one ÷ the other */
+  cpu: number;
+}
+
+const ratio = (a: Figures | undefined, b: Figures | undefined): Ratio | undefined => (a && b ? { rps: a.rps / b.rps, cpu: a.cpuUs / b.cpuUs } : undefined);
+const pick = (runs: readonly M[] | undefined, keep: (m: M) => boolean) => figuresOf((runs ?? []).filter(keep));
+
+// ---------------------------------------------------------------- bare
+
+function bareFigures(scale: Scale) {
+  const of = (label: string, server: string) => pick(scale.bareRuns, (m) => m.label === label && m.server === server);
+  const bareConnect = of("connect noop", "bare");
+  return (["grpc", "connect", "rest"] as const).map((protocol) => {
+    const reset = of(`${protocol} reset`, "latchkey");
+    const noop = protocol === "rest" ? undefined : of(`${protocol} noop`, "latchkey");
+    // REST has no bare counterpart: it is compared with the bare Connect JSON no-op
+    const bare = protocol === "rest" ? bareConnect : of(`${protocol} noop`, "bare");
+    return { protocol, reset, noop, bare, resetOverBare: ratio(reset, bare), noopOverBare: ratio(noop, bare) };
+  });
+}
+
+export function bareTable(scale: Scale, lines: string[]): void {
+  lines.push(
+    "Against connect-node alone (`bench/bare/noop_server.ts`: the same no-op on `connectNodeAdapter`, a handler returning a constant, no interceptors, no REST gateway), " +
+      "saturation, medians of the rounds; latchkey and the bare server take turns in every round (order flipped each round). REST has no bare counterpart: its row is divided by the bare Connect JSON no-op.",
+  );
+  lines.push("");
+  lines.push("| protocol | server, call | req/s | req/s per round | server CPU µs/req (of it kernel) | server core busy (others on it) | p50 ms | p99 ms | ÷ bare req/s | ÷ bare CPU/req |");
+  lines.push("| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+  for (const row of bareFigures(scale)) {
+    const entries: [string, Figures | undefined, Ratio | undefined][] = [
+      ["latchkey PasswordReset", row.reset, row.resetOverBare],
+      ["latchkey no-op", row.noop, row.noopOverBare],
+      [row.protocol === "rest" ? "" : "bare no-op", row.protocol === "rest" ? undefined : row.bare, undefined],
+    ];
+    for (const [name, f, r] of entries) {
+      if (!f) continue;
+      lines.push(
+        `| ${NAMES[row.protocol]} | ${name}${f.ok ? "" : " (check failed)"} | ${n0(f.rps)} | ${f.perRound.map(n0).join(" / ")} | ${n0(f.cpuUs)} (${n0(f.sysUs)}) | ` +
+          `${pct(f.share)} (${pct(f.others)}) | ${n2(f.p50)} | ${n2(f.p99)} | ${r ? `${pct(r.rps)} | ${x(r.cpu)}` : " | "} |`,
+      );
+    }
+  }
+  lines.push("");
+}
+
+// ---------------------------------------------------------------- history
+
+type HistoryBlock = NonNullable<Scale["history"]>;
+
+function historyFigures(h: HistoryBlock) {
+  const fresh = pick(h.runs, (m) => m.history === "fresh");
+  const long = pick(h.runs, (m) => m.history === "long");
+  return { fresh, long, longOverFresh: ratio(long, fresh) };
+}
+
+export function historyTable(h: HistoryBlock, lines: string[]): void {
+  const f = historyFigures(h);
+  lines.push(
+    `History: PasswordReset over Connect JSON for the same ${h.users} users, seeded with ${n0(h.eventsPerUser.fresh)} events each (fresh) and with ${n0(h.eventsPerUser.long)} (long: ` +
+      "password.code.added events written straight into SQLite), both stores in every round (order flipped each round), each from its seeded copy. " +
+      "The runs themselves add events (the warm-up's too): the second column gives each user's events when the measured run started and when it ended.",
+  );
+  lines.push("");
+  lines.push("| history | events per user, start → end | req/s | req/s per round | server CPU µs/req (of it kernel) | p50 ms | p99 ms | long ÷ fresh req/s | long ÷ fresh CPU/req |");
+  lines.push("| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |");
+  for (const [name, fig] of [["fresh", f.fresh], ["long", f.long]] as const) {
+    if (!fig) continue;
+    const r = name === "long" && f.longOverFresh ? `${pct(f.longOverFresh.rps)} | ${x(f.longOverFresh.cpu)}` : " | ";
+    lines.push(
+      `| ${name}${fig.ok ? "" : " (check failed)"} | ${n0(fig.eventsPerUserBefore)} → ${n0(fig.eventsPerUserAfter)} | ${n0(fig.rps)} | ${fig.perRound.map(n0).join(" / ")} | ${n0(fig.cpuUs)} (${n0(fig.sysUs)}) | ${n2(fig.p50)} | ${n2(fig.p99)} | ${r} |`,
+    );
+  }
+  lines.push("");
+}
+
+// ---------------------------------------------------------------- PostgreSQL
+
+type PostgresBlock = NonNullable<Scale["postgres"]>;
+
+function postgresFigures(p: PostgresBlock) {
+  const one = pick(p.runs, (m) => m.instances === 1);
+  const two = pick(p.runs, (m) => m.instances === 2);
+  const r = ratio(two, one);
+  return { one, two, twoOverOne: r && one && two ? { ...r, databaseCpu: two.dbUs / one.dbUs } : undefined };
+}
+
+export function postgresTable(p: PostgresBlock, lines: string[]): void {
+  if (!p.available) {
+    lines.push(`PostgreSQL: not measured (${p.reason ?? "not run"}).`, "");
+    return;
+  }
+  const f = postgresFigures(p);
+  lines.push(
+    `PostgreSQL (${p.version ?? "?"}, on core ${p.core ?? "?"} with the load generators, its default durable settings): PasswordReset over Connect JSON with \`--database-url\`, ` +
+      "one latchkey instance against two on the server's core, the load from two wrk processes of 8 connections each (one per instance, or both at the one). " +
+      "latchkey's CPU is summed over its instances; PostgreSQL's (postmaster and every backend) is apart. Both set-ups in every round (order flipped each round), each on a fresh copy of the seeded store.",
+  );
+  lines.push("");
+  lines.push(
+    "| latchkey instances | req/s | req/s per round | latchkey CPU µs/req (of it kernel) | PostgreSQL CPU µs/req | latchkey core busy (others on it) | p50 ms | p99 ms | 2 ÷ 1 req/s | 2 ÷ 1 latchkey CPU/req | 2 ÷ 1 PostgreSQL CPU/req |",
+  );
+  lines.push("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+  for (const [n, fig] of [[1, f.one], [2, f.two]] as const) {
+    if (!fig) continue;
+    const r = n === 2 && f.twoOverOne ? `${x(f.twoOverOne.rps)} | ${x(f.twoOverOne.cpu)} | ${x(f.twoOverOne.databaseCpu)}` : " | | ";
+    lines.push(
+      `| ${n}${fig.ok ? "" : " (check failed)"} | ${n0(fig.rps)} | ${fig.perRound.map(n0).join(" / ")} | ${n0(fig.cpuUs)} (${n0(fig.sysUs)}) | ${n0(fig.dbUs)} | ${pct(fig.share)} (${pct(fig.others)}) | ${n2(fig.p50)} | ${n2(fig.p99)} | ${r} |`,
+    );
+  }
+  lines.push("");
+}
+
+// ---------------------------------------------------------------- JSON
+
+/** Each block's medians and the ratios its table gives, for the results JSON. */
+export function summarize(scale: Scale) {
+  return {
+    users: scale.users,
+    ...(scale.bareRuns?.length && {
+      bare: Object.fromEntries(bareFigures(scale).map(({ protocol, ...rest }) => [protocol, rest])),
+    }),
+    ...(scale.history && { history: { users: scale.history.users, eventsPerUser: scale.history.eventsPerUser, ...historyFigures(scale.history) } }),
+    ...(scale.postgres && {
+      postgres: { available: scale.postgres.available, reason: scale.postgres.reason, version: scale.postgres.version, ...postgresFigures(scale.postgres) },
+    }),
+    ...(scale.workerRuns?.length && {
+      workers: Object.fromEntries(
+        (["grpc", "connect", "rest"] as const).map((p) => {
+          const one = workerFigures(scale, p, 1);
+          const two = workerFigures(scale, p, 2);
+          return [p, { one, two, twoOverOne: ratio(two, one) }];
+        }),
+      ),
+    }),
+  };
+}
