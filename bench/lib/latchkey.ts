@@ -94,7 +94,14 @@ export async function startLatchkey(options: StartOptions): Promise<Server> {
     stdio: ["ignore", "ignore", "pipe"],
   });
   const url = await waitForLine(child, /latchkey listening on (\S+);/);
-  const token = options.token ?? fs.readFileSync(path.join(options.dataDir, ADMIN_TOKEN_FILE), "utf8").trim();
+  let token: string;
+  try {
+    token = options.token ?? fs.readFileSync(path.join(options.dataDir, ADMIN_TOKEN_FILE), "utf8").trim();
+  } catch (err) {
+    // a server left running would take the core from every later measurement
+    child.kill("SIGKILL");
+    throw err;
+  }
   return serverHandle(child, url, options.port, token, cores);
 }
 
