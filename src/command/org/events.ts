@@ -1,6 +1,7 @@
 import type { StoredEvent } from "../../eventstore/eventstore.js";
 import type { LockoutPolicy } from "../lockout_policy.js";
 import type { PasswordPolicy } from "../password_policy.js";
+import { DEFAULT_PASSWORD_RULES, type PasswordRulesPolicy } from "../password_rules/policy.js";
 
 export const ORG_AGGREGATE = "org";
 
@@ -11,6 +12,8 @@ export const OrgEvents = {
   lockoutPolicyAdded: "org.policy.lockout.added",
   lockoutPolicyChanged: "org.policy.lockout.changed",
   connectionSet: "org.connection.set",
+  /** carries the whole rules policy (see password_rules/policy) */
+  passwordRulesSet: "org.policy.password.rules.set",
 } as const;
 
 export interface OrgAddedPayload {
@@ -35,6 +38,8 @@ export interface OrgState {
   passwordPolicy?: PasswordPolicy;
   /** the organization's own lockout policy; absent: the instance default applies */
   lockoutPolicy?: LockoutPolicy;
+  /** the organization's own password rules; absent: the instance default applies */
+  passwordRules?: PasswordRulesPolicy;
   /** the connection name it was given; absent: see connectionNameOf */
   connectionName?: string;
 }
@@ -68,6 +73,12 @@ export function foldOrg(events: readonly StoredEvent[]): OrgState {
       case OrgEvents.lockoutPolicyChanged: {
         const p = event.payload as unknown as LockoutPolicyPayload;
         state = { ...state, lockoutPolicy: { maxPasswordAttempts: p.maxPasswordAttempts } };
+        break;
+      }
+      case OrgEvents.passwordRulesSet: {
+        // fields added later read as their default
+        const p = event.payload as unknown as Partial<PasswordRulesPolicy>;
+        state = { ...state, passwordRules: { ...DEFAULT_PASSWORD_RULES, ...p, words: [...(p.words ?? [])] } };
         break;
       }
       case OrgEvents.connectionSet: {

@@ -1,6 +1,7 @@
 /** Events of the user aggregate: names, payloads, and the fold into state. */
 import type { RequestOrigin } from "../../audit/origin.js";
 import type { StoredEvent } from "../../eventstore/eventstore.js";
+import { MAX_HISTORY_COUNT } from "../password_rules/policy.js";
 
 export const USER_AGGREGATE = "user";
 
@@ -136,6 +137,8 @@ export interface UserState {
   human?: Omit<HumanAddedPayload, "passwordHash">;
   passwordHash?: string;
   passwordChangedAt?: Date;
+  /** hashes of the current and earlier passwords, newest first, as many as a history policy may ask for */
+  passwordHistory?: string[];
   role?: Role;
   pendingCode?: PendingCode;
   /** the last code was invalidated after too many wrong attempts, and none is pending */
@@ -167,7 +170,7 @@ export function evolveUser(state: UserState, event: StoredEvent): UserState {
         orgId: event.resourceOwner,
         username: human.username,
         human,
-        ...(passwordHash !== undefined && { passwordHash, passwordChangedAt: event.createdAt }),
+        ...(passwordHash !== undefined && { passwordHash, passwordChangedAt: event.createdAt, passwordHistory: [passwordHash] }),
         createdAt: event.createdAt,
       };
     }
@@ -225,6 +228,7 @@ export function evolveUser(state: UserState, event: StoredEvent): UserState {
         ...rest,
         passwordHash: payload.passwordHash,
         passwordChangedAt: event.createdAt,
+        passwordHistory: [payload.passwordHash, ...(rest.passwordHistory ?? [])].slice(0, MAX_HISTORY_COUNT),
         ...(rest.human && { human: { ...rest.human, passwordChangeRequired: payload.changeRequired } }),
       };
     }
