@@ -6,7 +6,7 @@
  */
 import { unmetRules, type PasswordPolicy } from "../password_policy.js";
 import { SetPasswordErrorIds as Ids } from "../user/set_password_errors.js";
-import { commonPasswords, strengthScore } from "./common_passwords.js";
+import { SCORE_WORDS, commonPasswords, strengthScore } from "./common_passwords.js";
 import { personalTokensIn } from "./personal_data.js";
 import type { PasswordRulesPolicy } from "./policy.js";
 
@@ -33,8 +33,6 @@ export interface PasswordContext {
 }
 
 export const NO_CONTEXT: PasswordContext = { personalTokens: [], reusesRecent: false, breachedRemotely: false };
-
-const SCORE_WORDS = ["too guessable", "very guessable", "somewhat guessable", "safely unguessable", "very unguessable"];
 
 const LEET: Record<string, string> = { "@": "a", "4": "a", "3": "e", "1": "i", "!": "i", "0": "o", "$": "s", "5": "s", "7": "t" };
 

@@ -8,6 +8,9 @@
 import { ZxcvbnFactory } from "@zxcvbn-ts/core";
 import { adjacencyGraphs, dictionary } from "@zxcvbn-ts/language-common";
 
+/** zxcvbn's scores in words, as its documentation names them. */
+export const SCORE_WORDS = ["too guessable", "very guessable", "somewhat guessable", "safely unguessable", "very unguessable"] as const;
+
 let common: ReadonlySet<string> | undefined;
 let estimator: ZxcvbnFactory | undefined;
 

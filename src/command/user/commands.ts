@@ -11,7 +11,7 @@ import { readPasswordPolicies } from "../org/password_policy.js";
 import type { PasswordPolicy } from "../password_policy.js";
 import { checkNewPassword, type CheckedPassword, type PasswordOwner } from "../password_rules/new_password.js";
 import { PasswordRejectedError } from "../password_rules/rejection.js";
-import { passwordExpired } from "../password_rules/policy.js";
+import { passwordExpired, type PasswordRulesPolicy } from "../password_rules/policy.js";
 import { checkPermission, type Principal } from "../permissions.js";
 import { UrlTemplateError, checkUrlTemplate } from "../url_template.js";
 import {
@@ -80,7 +80,7 @@ export type SetPasswordVerification =
 
 /** What the hosted page may show for a reset link. */
 export type ResetLink =
-  | { kind: "valid"; policy: PasswordPolicy }
+  | { kind: "valid"; policy: PasswordPolicy; rules: PasswordRulesPolicy }
   /** the code is right, but the user is locked */
   | { kind: "locked" }
   /** unknown user, no code pending, expired, invalidated or wrong: all alike */
@@ -318,7 +318,7 @@ export function createUserCommands(deps: CommandDeps) {
         ...(origin && { origin }),
       });
     const first = check(before);
-    if (first.valid) return first.locked ? { kind: "locked" } : { kind: "valid", policy: policies.complexity };
+    if (first.valid) return first.locked ? { kind: "locked" } : { kind: "valid", policy: policies.complexity, rules: policies.rules };
     if (first.events.length > 0) {
       // decided again on fresh state: a code used or expired meanwhile records nothing
       await execute(store, locks, userRef(userId), foldUser, (s) => {
