@@ -48,6 +48,8 @@ describe("violatedRules", () => {
   it("breached: the exact password in the shipped list, or the range API's answer", () => {
     const on = rules({ rejectBreached: true });
     expect(ruleNames(on, "Trustno1!")).toEqual([]);
+    // the README's example: listed as is, so common and breached both
+    expect(ruleNames(rules({ rejectCommon: true, rejectBreached: true }), "P@ssw0rd")).toEqual(["common", "breached"]);
     expect(ruleNames({ ...on }, "Correct-Horse-7", { ...NO_CONTEXT, breachedRemotely: true })).toEqual(["breached"]);
     expect(ruleNames(rules({ rejectBreached: true }), "Qwerty123!")).toEqual([]);
     expect(violatedRules({ ...DEFAULT_PASSWORD_POLICY, hasSymbol: false, hasUppercase: false }, on, "trustno1", NO_CONTEXT).map((v) => v.rule)).toEqual(["breached"]);

@@ -334,7 +334,7 @@ const COMMANDS: Record<string, Command> = {
       "no-symbol": "do not require a symbol",
       "max-password-attempts": `wrong passwords and codes after which a user is locked, 0 for never (default ${DEFAULT_LOCKOUT_POLICY.maxPasswordAttempts})`,
       "password-history": `refuse the user's last N passwords, up to ${MAX_HISTORY_COUNT}; each change then verifies up to N argon2id hashes (default 0, off)`,
-      "reject-common": "refuse common passwords (a shipped list of about 30,000) and the words of --password-words-file",
+      "reject-common": "refuse common passwords (a shipped list of about 49,000)",
       "password-words-file": "file of the organization's own forbidden words, one a line (e.g. its name): passwords containing one are refused",
       "reject-breached": "refuse passwords known from breaches: the shipped list, and the server's --breached-range-url if set",
       "reject-personal-data": "refuse passwords containing the username, email local part, first or last name (parts of 3 characters or more)",

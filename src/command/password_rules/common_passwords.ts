@@ -1,6 +1,6 @@
 /**
  * The shipped list of common passwords (zxcvbn-ts's "passwords-common", about
- * 30,000 entries from breach corpora, lowercase) and the strength estimator
+ * 49,000 entries from breach corpora, lowercase) and the strength estimator
  * built on it. Both are made on first use: decompressing the list and
  * building the matcher's dictionaries takes a moment and some memory, which
  * an instance without these rules never pays.
