@@ -1,12 +1,15 @@
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_PASSWORD_POLICY } from "../src/command/password_policy.js";
 import { rangeKey, rangeListsSuffix } from "../src/command/password_rules/breach_range.js";
+import { loadPasswordLists } from "../src/command/password_rules/common_passwords.js";
 import { NO_CONTEXT, commonForms, violatedRules, type PasswordContext } from "../src/command/password_rules/check.js";
 import { reusesPassword } from "../src/command/password_rules/new_password.js";
 import { personalTokens } from "../src/command/password_rules/personal_data.js";
 import { DEFAULT_PASSWORD_RULES, checkRulesPolicy, parseWords, passwordExpired, type PasswordRulesPolicy } from "../src/command/password_rules/policy.js";
 import { PasswordRejectedError } from "../src/command/password_rules/rejection.js";
 import { LatchkeyError } from "../src/errors/errors.js";
+
+beforeAll(loadPasswordLists);
 
 const rules = (over: Partial<PasswordRulesPolicy>): PasswordRulesPolicy => ({ ...DEFAULT_PASSWORD_RULES, ...over });
 const ada = personalTokens({ username: "ada.lovelace@example.com", email: "countess.ada@example.com", givenName: "Ada", familyName: "Lovelace" });
@@ -71,6 +74,8 @@ describe("violatedRules", () => {
     expect(weak?.rule).toBe("strength");
     expect(weak?.text).toMatch(/strength [0-3] of 4/);
     expect(ruleNames(strong, "vR7#kq2!Lz9@wPx4^Tm")).toEqual([]);
+    // past 64 characters only the first 64 are estimated
+    expect(ruleNames(strong, "a".repeat(64) + "vR7#kq2!Lz9@wPx4^Tm")).toEqual(["strength"]);
     // the user's own data weakens a password
     expect(ruleNames(rules({ minStrength: 3 }), "Lovelace-1815", NO_CONTEXT)).toEqual([]);
     expect(ruleNames(rules({ minStrength: 3 }), "Lovelace-1815", withAda)).toEqual(["strength"]);

@@ -11,6 +11,7 @@ import type { PasswordHasher } from "../../crypto/passwords.js";
 import type { PasswordPolicy } from "../password_policy.js";
 import type { BreachRange } from "./breach_range.js";
 import { violatedRules, type Violation } from "./check.js";
+import { loadPasswordLists } from "./common_passwords.js";
 import { personalTokens, type PersonalData } from "./personal_data.js";
 import type { PasswordRulesPolicy } from "./policy.js";
 
@@ -44,6 +45,7 @@ export async function checkNewPassword(
   const { rules } = policies;
   const reusesRecent = rules.historyCount > 0 && (await reusesPassword(checker.hasher, owner.history.slice(0, rules.historyCount), password));
   const breachedRemotely = rules.rejectBreached && checker.breachRange !== undefined && (await checker.breachRange.isBreached(password));
+  if (rules.rejectCommon || rules.rejectBreached || rules.minStrength > 0) await loadPasswordLists();
   const tokens = rules.rejectPersonalData || rules.minStrength > 0 ? personalTokens(owner.person) : [];
   const violations = violatedRules(policies.complexity, rules, password, { personalTokens: tokens, reusesRecent, breachedRemotely });
   return violations.length > 0 ? { ok: false, violations } : { ok: true, hash: await checker.hasher.hash(password) };

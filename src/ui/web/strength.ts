@@ -7,7 +7,7 @@
  * also counts the user's own name and words against it, so its verdict is
  * the one that holds.
  */
-import { SCORE_WORDS, strengthScore } from "../../command/password_rules/common_passwords.js";
+import { SCORE_WORDS, loadPasswordLists, strengthScore } from "../../command/password_rules/common_passwords.js";
 
 const meter = document.getElementById("strength") as HTMLMeterElement | null;
 const label = document.getElementById("strength-label");
@@ -28,10 +28,12 @@ if (meter && label && input) {
     label.textContent = `Strength: ${score} of 4, ${SCORE_WORDS[score]}${score < min ? ` (needs at least ${min})` : ""}`;
     label.dataset["enough"] = String(score >= min);
   };
-  input.addEventListener("input", () => {
-    // once a frame however fast the typing
-    if (!pending) requestAnimationFrame(update);
-    pending = true;
+  void loadPasswordLists().then(() => {
+    input.addEventListener("input", () => {
+      // once a frame however fast the typing
+      if (!pending) requestAnimationFrame(update);
+      pending = true;
+    });
+    update();
   });
-  update();
 }
