@@ -14,9 +14,12 @@ import { DEFAULT_LOCKOUT_POLICY } from "../src/command/lockout_policy.js";
 import { readPasswordPolicies, setPasswordPolicies } from "../src/command/org/password_policy.js";
 import { DEFAULT_PASSWORD_POLICY } from "../src/command/password_policy.js";
 import { DEFAULT_PASSWORD_RULES, type PasswordRulesPolicy } from "../src/command/password_rules/policy.js";
+import { addApplication } from "../src/command/application/commands.js";
+import { setConnectionName } from "../src/command/org/connection.js";
 import { UserEvents } from "../src/command/user/events.js";
 import { runCli } from "./support/cli.js";
 import { allClients, clientNames, type Outcome, type TestClient } from "./support/clients.js";
+import { eventsOfType, realCode, waitUntil } from "./support/notification.js";
 import { startTestServer, tempDir, type TestServer } from "./support/server.js";
 
 const GOOD = "Correct-Horse-7";
@@ -308,5 +311,33 @@ describe("events", () => {
     expect(await caller.asAdmin(userId, BETTER)).toMatchObject({ ok: true });
     expect(await caller.asAdmin(userId, GOOD)).toMatchObject({ ok: false, id: "COMMAND-HiStr1" });
     expect(await eventTypes(userId)).toEqual([UserEvents.humanAdded, UserEvents.passwordChanged]);
+  });
+});
+
+describe("a reset started by Auth0's change_password", () => {
+  it("is held to the rules when its code sets the password, and the code survives a refusal", async () => {
+    const orgId = await orgWith({ rejectCommon: true, rejectPersonalData: true });
+    const connection = `rules-${Math.random().toString(36).slice(2, 8)}`;
+    await setConnectionName(store(), orgId, connection);
+    const clientId = await addApplication(store(), { name: "shop", origins: [] });
+    const email = `auth0-${Math.random().toString(36).slice(2)}@example.com`;
+    const caller = grpcCaller(() => clients[0]!);
+    const userId = await newUser(caller, orgId, { email, givenName: "Hedy", familyName: "Lamarr" });
+    const res = await fetch(`${server.url}/dbconnections/change_password`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ client_id: clientId, email, connection }),
+    });
+    expect(res.status).toBe(200);
+    const events = () => store().readAggregate({ type: "user", id: userId });
+    const [added] = await waitUntil(async () => {
+      const found = eventsOfType(await events(), UserEvents.passwordCodeAdded);
+      return found.length === 1 && found;
+    }, "the reset");
+    const code = realCode(server.dataDir, await events(), added!.sequence);
+    expect(await caller.withCode(userId, code, "Lamarr-Invents-1")).toMatchObject({ ok: false, id: "COMMAND-Prs0n" });
+    expect(await caller.withCode(userId, code, "Password1!")).toMatchObject({ ok: false, id: "COMMAND-Cmn0p" });
+    expect(eventsOfType(await events(), UserEvents.passwordCodeCheckFailed)).toEqual([]);
+    expect(await caller.withCode(userId, code, GOOD)).toMatchObject({ ok: true });
   });
 });
