@@ -30,6 +30,8 @@ export interface Config {
   smtpFrom: string;
   /** without it SMS go to the outbox */
   smsWebhook?: { url: string; secret: string };
+  /** a k-anonymity range API of breached passwords (HIBP's format), asked for organizations that reject breached passwords */
+  breachedRangeUrl?: string;
   /** files here replace the built-in message templates of the same name */
   templatesDir?: string;
   notifyMaxAttempts: number;
@@ -106,6 +108,7 @@ export const CONFIG_FIELDS: readonly ConfigField[] = [
   { flag: "smtp-from", env: "LATCHKEY_SMTP_FROM", description: "From address of emails (default noreply@<external-url host>)", parse: (v, c) => void (c.smtpFrom = v) },
   { flag: "sms-webhook-url", env: "LATCHKEY_SMS_WEBHOOK_URL", description: "URL that receives each SMS as signed JSON (default: write to <data-dir>/outbox)", parse: (v, c) => void (c.smsWebhook = { url: httpUrl("sms-webhook-url", v), secret: c.smsWebhook?.secret ?? "" }) },
   { flag: "sms-webhook-secret", env: "LATCHKEY_SMS_WEBHOOK_SECRET", description: "HMAC-SHA256 key that signs SMS webhook requests", parse: (v, c) => void (c.smsWebhook = { url: c.smsWebhook?.url ?? "", secret: v }) },
+  { flag: "breached-range-url", env: "LATCHKEY_BREACHED_RANGE_URL", description: "k-anonymity range API of breached passwords, e.g. https://api.pwnedpasswords.com/range; only the first 5 hex digits of the SHA-1 are sent (default: the shipped list only)", parse: (v, c) => void (c.breachedRangeUrl = httpUrl("breached-range-url", v)) },
   { flag: "templates-dir", env: "LATCHKEY_TEMPLATES_DIR", description: "directory of message templates that replace the built-in ones", parse: (v, c) => void (c.templatesDir = path.resolve(v)) },
   { flag: "notify-max-attempts", env: "LATCHKEY_NOTIFY_MAX_ATTEMPTS", description: "delivery attempts before a message is recorded as failed (default 10)", parse: (v, c) => void (c.notifyMaxAttempts = integer("notify-max-attempts", 1, 100)(v)) },
   { flag: "notify-retry-delay", env: "LATCHKEY_NOTIFY_RETRY_DELAY", description: "milliseconds before the first retry, doubled per attempt with jitter (default 1000)", parse: (v, c) => void (c.notifyRetryDelayMs = integer("notify-retry-delay", 1, 3_600_000)(v)) },

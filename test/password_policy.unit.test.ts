@@ -4,10 +4,12 @@ import {
   DEFAULT_PASSWORD_POLICY,
   checkPolicy,
   describePolicy,
-  policyError,
   unmetRules,
   type PasswordPolicy,
 } from "../src/command/password_policy.js";
+import { NO_CONTEXT, violatedRules } from "../src/command/password_rules/check.js";
+import { DEFAULT_PASSWORD_RULES } from "../src/command/password_rules/policy.js";
+import { PasswordRejectedError } from "../src/command/password_rules/rejection.js";
 import { LatchkeyError } from "../src/errors/errors.js";
 
 const none: PasswordPolicy = { minLength: 1, hasUppercase: false, hasLowercase: false, hasNumber: false, hasSymbol: false };
@@ -57,10 +59,10 @@ describe("password policy", () => {
   });
 
   it("the error is InvalidArgument and lists the rules in words", () => {
-    const err = policyError(["at least 8 characters", "a digit", "a symbol"]);
+    const err = new PasswordRejectedError(violatedRules(DEFAULT_PASSWORD_POLICY, DEFAULT_PASSWORD_RULES, "abcdefG", NO_CONTEXT));
     expect(err).toBeInstanceOf(LatchkeyError);
     expect([err.code, err.id, err.key]).toEqual([Code.InvalidArgument, "COMMAND-Pw7cx", "Errors.User.PasswordComplexityPolicy.NotMet"]);
-    expect(err.text).toBe("The password does not meet the password policy, it needs at least 8 characters, a digit and a symbol");
+    expect(err.text).toBe("The password does not meet the password policy, it needs at least 8 characters, a digit and a symbol (not a letter or digit)");
   });
 
   it.each([0, 201, 2.5])("a minimum length of %s is refused", (minLength) => {

@@ -2,6 +2,7 @@ import { Code } from "@connectrpc/connect";
 import { Aggregates } from "../src/command/aggregates.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readPasswordPolicies, setPasswordPolicy } from "../src/command/org/password_policy.js";
+import { DEFAULT_PASSWORD_RULES } from "../src/command/password_rules/policy.js";
 import { UserEvents } from "../src/command/user/events.js";
 import { runCli } from "./support/cli.js";
 import { allClients, clientNames, type TestClient } from "./support/clients.js";
@@ -278,10 +279,25 @@ describe("latchkey policy set", () => {
       const orgId = await target.operator.addOrg("cli");
       const out = await runCli(["policy", "set", "--org", orgId, "--min-length", "10", "--no-symbol", "--no-uppercase", "--data-dir", dataDir]);
       expect(out).toMatchObject({ code: 0, stderr: "" });
-      expect(JSON.parse(out.stdout)).toEqual({ minLength: 10, hasUppercase: false, hasLowercase: true, hasNumber: true, hasSymbol: false, maxPasswordAttempts: 10 });
+      expect(JSON.parse(out.stdout)).toEqual({
+        minLength: 10,
+        hasUppercase: false,
+        hasLowercase: true,
+        hasNumber: true,
+        hasSymbol: false,
+        maxPasswordAttempts: 10,
+        historyCount: 0,
+        rejectCommon: false,
+        rejectBreached: false,
+        rejectPersonalData: false,
+        minStrength: 0,
+        maxAgeDays: 0,
+        wordCount: 0,
+      });
       expect(await readPasswordPolicies(new Aggregates(target.server.app.store), orgId)).toEqual({
         complexity: { minLength: 10, hasUppercase: false, hasLowercase: true, hasNumber: true, hasSymbol: false },
         lockout: { maxPasswordAttempts: 10 },
+        rules: DEFAULT_PASSWORD_RULES,
       });
       // other organizations keep the instance defaults
       expect((await readPasswordPolicies(new Aggregates(target.server.app.store), await target.operator.addOrg("other"))).complexity.minLength).toBe(8);

@@ -12,12 +12,14 @@ import {
   type Verdict,
 } from "../src/command/user/decide.js";
 import { UserEvents, foldUser, type HumanAddedPayload, type UserState } from "../src/command/user/events.js";
+import type { Violation } from "../src/command/password_rules/check.js";
 import { LatchkeyError } from "../src/errors/errors.js";
 import { storedUserEvents, type GivenEvent } from "./support/events.js";
 
 const ORG = "100000000000000001";
 const USER = "200000000000000001";
 const NOW = 1_700_000_000_000;
+const DIGIT_MISSING: Violation = { rule: "complexity", id: "COMMAND-Pw7cx", key: "Errors.User.PasswordComplexityPolicy.NotMet", text: "it needs a digit" };
 const orgOwner: Principal = { userId: "300000000000000002", orgId: ORG, role: "ORG_OWNER" };
 const foreignOwner: Principal = { userId: "300000000000000003", orgId: "100000000000000002", role: "ORG_OWNER" };
 
@@ -173,14 +175,14 @@ describe("SetPassword with a verification code", () => {
 
   it("a password against the policy is InvalidArgument and leaves the code untouched", () => {
     const err = errorOf(() =>
-      decideSetPassword(given(added, codeAdded("ABC123")), when(byCode("ABC123"), { newPassword: { ok: false, unmet: ["a digit"] } })),
+      decideSetPassword(given(added, codeAdded("ABC123")), when(byCode("ABC123"), { newPassword: { ok: false, violations: [DIGIT_MISSING] } })),
     );
     expect([err.code, err.id]).toEqual([Code.InvalidArgument, "COMMAND-Pw7cx"]);
     expect(err.text).toContain("a digit");
   });
 
   it("a wrong code is reported before the policy", () => {
-    const verdict = decideSetPassword(given(added, codeAdded("ABC123")), when(byCode("WRONG1"), { newPassword: { ok: false, unmet: ["a digit"] } }));
+    const verdict = decideSetPassword(given(added, codeAdded("ABC123")), when(byCode("WRONG1"), { newPassword: { ok: false, violations: [DIGIT_MISSING] } }));
     expect(verdict.rejection?.id).toBe("CODE-woT0xc");
   });
 

@@ -9,6 +9,7 @@ import { setConnectionName } from "../command/org/connection.js";
 import { DEFAULT_LOCKOUT_POLICY } from "../command/lockout_policy.js";
 import { setPasswordPolicies } from "../command/org/password_policy.js";
 import { DEFAULT_PASSWORD_POLICY, type PasswordPolicy } from "../command/password_policy.js";
+import { MAX_HISTORY_COUNT, parseWords, type PasswordRulesPolicy } from "../command/password_rules/policy.js";
 import { USER_AGGREGATE, type Role } from "../command/user/events.js";
 import { CONFIG_FIELDS, ConfigError, loadConfig } from "../config.js";
 import { describeCauses } from "../errors/cause.js";
@@ -302,7 +303,9 @@ const COMMANDS: Record<string, Command> = {
   },
   "policy set": {
     usage:
-      "latchkey policy set --org ID [--min-length N] [--no-uppercase] [--no-lowercase] [--no-digit] [--no-symbol] [--max-password-attempts N] [--data-dir DIR] [--database-url URL]",
+      "latchkey policy set --org ID [--min-length N] [--no-uppercase] [--no-lowercase] [--no-digit] [--no-symbol] [--max-password-attempts N] " +
+      "[--password-history N] [--reject-common] [--password-words-file FILE] [--reject-breached] [--reject-personal-data] [--min-strength 0-4] " +
+      "[--max-password-age DAYS] [--data-dir DIR] [--database-url URL]",
     summary: "set an organization's password and lockout policy; prints it",
     options: {
       org: { type: "string" },
@@ -312,6 +315,13 @@ const COMMANDS: Record<string, Command> = {
       "no-digit": { type: "boolean" },
       "no-symbol": { type: "boolean" },
       "max-password-attempts": { type: "string" },
+      "password-history": { type: "string" },
+      "reject-common": { type: "boolean" },
+      "password-words-file": { type: "string" },
+      "reject-breached": { type: "boolean" },
+      "reject-personal-data": { type: "boolean" },
+      "min-strength": { type: "string" },
+      "max-password-age": { type: "string" },
       "data-dir": { type: "string" },
       "database-url": { type: "string" },
     },
@@ -323,6 +333,13 @@ const COMMANDS: Record<string, Command> = {
       "no-digit": "do not require a digit",
       "no-symbol": "do not require a symbol",
       "max-password-attempts": `wrong passwords and codes after which a user is locked, 0 for never (default ${DEFAULT_LOCKOUT_POLICY.maxPasswordAttempts})`,
+      "password-history": `refuse the user's last N passwords, up to ${MAX_HISTORY_COUNT}; each change then verifies up to N argon2id hashes (default 0, off)`,
+      "reject-common": "refuse common passwords (a shipped list of about 49,000)",
+      "password-words-file": "file of the organization's own forbidden words, one a line (e.g. its name): passwords containing one are refused",
+      "reject-breached": "refuse passwords known from breaches: the shipped list, and the server's --breached-range-url if set",
+      "reject-personal-data": "refuse passwords containing the username, email local part, first or last name (parts of 3 characters or more)",
+      "min-strength": "lowest zxcvbn strength score accepted, 1 to 4 (default 0, off)",
+      "max-password-age": "days after which a password must be changed: GetUserByID then says so (default 0, never)",
       "data-dir": DATA_DIR_HELP,
       "database-url": DATABASE_URL_HELP,
     },
@@ -341,18 +358,48 @@ const COMMANDS: Record<string, Command> = {
         hasSymbol: values["no-symbol"] === undefined,
       };
       const lockout = { maxPasswordAttempts: maxAttempts === undefined ? DEFAULT_LOCKOUT_POLICY.maxPasswordAttempts : Number(maxAttempts) };
+      const rules = rulesFromFlags(values);
       const store = await openStore(backendOptions(values));
       try {
-        await setPasswordPolicies(store, orgId, { complexity, lockout });
+        await setPasswordPolicies(store, orgId, { complexity, lockout, rules });
       } finally {
         await store.close();
       }
-      const policy = { ...complexity, ...lockout };
+      const { words, ...shown } = rules;
+      const policy = { ...complexity, ...lockout, ...shown, wordCount: words.length };
       process.stdout.write(JSON.stringify(policy) + "\n");
       return 0;
     },
   },
 };
+
+/** The password rules of `policy set`: every flag not given is off. */
+function rulesFromFlags(values: Record<string, string | undefined>): PasswordRulesPolicy {
+  const count = (name: string): number => {
+    const value = values[name];
+    if (value === undefined) return 0;
+    if (!/^\d+$/.test(value)) throw new UsageError(`--${name} must be a whole number, got "${value}"`);
+    return Number(value);
+  };
+  const wordsFile = values["password-words-file"];
+  let words: string[] = [];
+  if (wordsFile !== undefined) {
+    try {
+      words = parseWords(fs.readFileSync(wordsFile, "utf8"));
+    } catch (err) {
+      throw new UsageError(`--password-words-file: cannot read ${wordsFile}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+  }
+  return {
+    historyCount: count("password-history"),
+    rejectCommon: values["reject-common"] !== undefined,
+    rejectBreached: values["reject-breached"] !== undefined,
+    rejectPersonalData: values["reject-personal-data"] !== undefined,
+    minStrength: count("min-strength"),
+    maxAgeDays: count("max-password-age"),
+    words,
+  };
+}
 
 function commandHelp(cmd: Command): string {
   const width = Math.max(...Object.keys(cmd.help).map((k) => k.length)) + 4;

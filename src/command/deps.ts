@@ -2,6 +2,7 @@ import type { CodeCipher } from "../crypto/code_cipher.js";
 import type { PasswordHasher } from "../crypto/passwords.js";
 import type { EventStore } from "../eventstore/eventstore.js";
 import type { Aggregates } from "./aggregates.js";
+import type { BreachRange } from "./password_rules/breach_range.js";
 
 export interface CodeSettings {
   length: number;
@@ -18,4 +19,6 @@ export interface CommandDeps {
   cipher: CodeCipher;
   hasher: PasswordHasher;
   codes: CodeSettings;
+  /** the breached-password range API, when the operator configured one */
+  breachRange?: BreachRange;
 }

@@ -2,8 +2,7 @@
  * The password complexity policy: an instance default, overridden per
  * organization. Pure: the rules a password must meet and the ones it misses.
  */
-import { invalidArgument, type LatchkeyError } from "../errors/errors.js";
-import { SetPasswordErrorIds } from "./user/set_password_errors.js";
+import { invalidArgument } from "../errors/errors.js";
 
 export interface PasswordPolicy {
   minLength: number;
@@ -53,14 +52,6 @@ export function unmetRules(policy: PasswordPolicy, password: string): string[] {
   return RULES.filter((r) => r.applies(policy) && !r.met(password, policy)).map((r) => r.describe(policy));
 }
 
-export function policyError(unmet: readonly string[]): LatchkeyError {
-  return invalidArgument(
-    SetPasswordErrorIds.policyNotMet,
-    "Errors.User.PasswordComplexityPolicy.NotMet",
-    `The password does not meet the password policy, it needs ${joinWords(unmet)}`,
-  );
-}
-
 /** Checks a policy an operator wants to set. */
 export function checkPolicy(policy: PasswordPolicy): void {
   if (!Number.isInteger(policy.minLength) || policy.minLength < 1 || policy.minLength > MAX_PASSWORD_LENGTH) {
@@ -70,9 +61,4 @@ export function checkPolicy(policy: PasswordPolicy): void {
       `The minimum length must be a whole number from 1 to ${MAX_PASSWORD_LENGTH}`,
     );
   }
-}
-
-function joinWords(words: readonly string[]): string {
-  if (words.length <= 1) return words.join("");
-  return `${words.slice(0, -1).join(", ")} and ${words[words.length - 1]}`;
 }

@@ -1,5 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { ErrorDetailSchema } from "../../gen/zitadel/v1/message_pb.js";
+import { PasswordRejectedError } from "../command/password_rules/rejection.js";
 import { LatchkeyError } from "./errors.js";
 
 /**
@@ -9,8 +10,10 @@ import { LatchkeyError } from "./errors.js";
  */
 export function toConnectError(err: unknown): ConnectError {
   if (err instanceof LatchkeyError) {
+    // a refused password names every rule it breaks, one detail each
+    const details = err instanceof PasswordRejectedError ? err.violations.map((v) => ({ id: v.id, message: v.key })) : [{ id: err.id, message: err.key }];
     // the cause stays on the server: for the log, never on the wire
-    return new ConnectError(err.message, err.code, undefined, [{ desc: ErrorDetailSchema, value: { id: err.id, message: err.key } }], err);
+    return new ConnectError(err.message, err.code, undefined, details.map((value) => ({ desc: ErrorDetailSchema, value })), err);
   }
   if (err instanceof ConnectError) return err;
   return new ConnectError("Internal error (SERVER-Ie5sh)", Code.Internal, undefined, [

@@ -6,6 +6,7 @@ import { Aggregates } from "../command/aggregates.js";
 import { authenticate, readDefaultOrgId, setupInstance } from "../command/instance.js";
 import type { Principal } from "../command/permissions.js";
 import { cachedAuthenticate } from "../command/token_cache.js";
+import { breachRange } from "../command/password_rules/breach_range.js";
 import { createUserCommands, type UserCommands } from "../command/user/commands.js";
 import type { Config } from "../config.js";
 import { CodeCipher } from "../crypto/code_cipher.js";
@@ -122,6 +123,7 @@ export async function openApp(config: Config, logger: Logger, options: AppOption
     cipher,
     hasher: hashing.hasher,
     codes: { length: config.codeLength, ttlMs: config.codeTtlSeconds * 1000, maxAttempts: config.maxCodeAttempts },
+    ...(config.breachedRangeUrl !== undefined && { breachRange: breachRange({ url: config.breachedRangeUrl, logger }) }),
   });
   const notificationState = backend.notificationState({ leaseMs: config.notifyLeaseMs });
   // the process that runs the notifier reports its gauges (a cluster sums every worker's)

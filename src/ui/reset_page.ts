@@ -14,6 +14,7 @@ import { fileURLToPath } from "node:url";
 import Handlebars from "handlebars";
 import type { RequestOrigin } from "../audit/origin.js";
 import { describePolicy } from "../command/password_policy.js";
+import { describeRules } from "../command/password_rules/describe.js";
 import type { ResetLink } from "../command/user/commands.js";
 import type { Logger } from "../logger.js";
 import type { HttpRoute } from "../server/server.js";
@@ -34,6 +35,8 @@ const COMMON_HEADERS = {
 const ASSET_TYPES: Record<string, string> = {
   "reset.js": "text/javascript; charset=utf-8",
   "reset.css": "text/css; charset=utf-8",
+  // the strength estimator, about 450 KB: only pages whose policy asks for a strength load it
+  "strength.js": "text/javascript; charset=utf-8",
 };
 
 // tsc copies no .hbs files and the bundle is built into dist/ui, so both are
@@ -65,7 +68,11 @@ interface PageValues {
   linkLocked: boolean;
   linkIncomplete: boolean;
   rules: string[];
+  /** what the password must not be, beyond the complexity rules */
+  forbidden: string[];
   minLength: number;
+  /** the lowest strength score accepted; 0: no estimate on the page */
+  minStrength: number;
 }
 
 /** The longest code SetPassword accepts; a longer one cannot be right. */
@@ -105,7 +112,9 @@ export function resetPage(deps: ResetPageDeps): HttpRoute {
       linkLocked: link?.kind === "locked",
       linkIncomplete: incomplete,
       rules: link?.kind === "valid" ? describePolicy(link.policy) : [],
+      forbidden: link?.kind === "valid" ? describeRules(link.rules) : [],
       minLength: link?.kind === "valid" ? link.policy.minLength : 0,
+      minStrength: link?.kind === "valid" ? link.rules.minStrength : 0,
     });
     send(req, res, 200, {
       "content-type": "text/html; charset=utf-8",

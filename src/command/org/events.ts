@@ -2,6 +2,7 @@ import type { StoredEvent } from "../../eventstore/eventstore.js";
 import type { LockoutPolicy } from "../lockout_policy.js";
 import type { PasswordPolicy } from "../password_policy.js";
 import { foldWith, type WriteModel } from "../write_model.js";
+import { DEFAULT_PASSWORD_RULES, type PasswordRulesPolicy } from "../password_rules/policy.js";
 
 export const ORG_AGGREGATE = "org";
 
@@ -12,6 +13,8 @@ export const OrgEvents = {
   lockoutPolicyAdded: "org.policy.lockout.added",
   lockoutPolicyChanged: "org.policy.lockout.changed",
   connectionSet: "org.connection.set",
+  /** carries the whole rules policy (see password_rules/policy) */
+  passwordRulesSet: "org.policy.password.rules.set",
 } as const;
 
 export interface OrgAddedPayload {
@@ -36,6 +39,8 @@ export interface OrgState {
   passwordPolicy?: PasswordPolicy;
   /** the organization's own lockout policy; absent: the instance default applies */
   lockoutPolicy?: LockoutPolicy;
+  /** the organization's own password rules; absent: the instance default applies */
+  passwordRules?: PasswordRulesPolicy;
   /** the connection name it was given; absent: see connectionNameOf */
   connectionName?: string;
 }
@@ -67,6 +72,11 @@ export function evolveOrg(before: OrgState, event: StoredEvent): OrgState {
       const p = event.payload as unknown as LockoutPolicyPayload;
       return { ...state, lockoutPolicy: { maxPasswordAttempts: p.maxPasswordAttempts } };
     }
+    case OrgEvents.passwordRulesSet: {
+      // fields added later read as their default
+      const p = event.payload as unknown as Partial<PasswordRulesPolicy>;
+      return { ...state, passwordRules: { ...DEFAULT_PASSWORD_RULES, ...p, words: [...(p.words ?? [])] } };
+    }
     case OrgEvents.connectionSet: {
       const { name } = event.payload as unknown as ConnectionSetPayload;
       return { ...state, connectionName: name };
@@ -78,7 +88,7 @@ export function evolveOrg(before: OrgState, event: StoredEvent): OrgState {
 
 export const orgModel: WriteModel<OrgState> = {
   name: "org",
-  version: 1,
+  version: 2,
   initial: () => ({ exists: false, orgId: "", name: "", sequence: 0 }),
   evolve: evolveOrg,
 };

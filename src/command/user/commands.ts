@@ -8,7 +8,10 @@ import { detailsOf, type ObjectDetails } from "../details.js";
 import { execute, type Decision } from "../execute.js";
 import { ORG_AGGREGATE, orgModel } from "../org/events.js";
 import { readPasswordPolicies } from "../org/password_policy.js";
-import { unmetRules, type PasswordPolicy } from "../password_policy.js";
+import type { PasswordPolicy } from "../password_policy.js";
+import { checkNewPassword, type CheckedPassword, type PasswordOwner } from "../password_rules/new_password.js";
+import { PasswordRejectedError } from "../password_rules/rejection.js";
+import { passwordExpired, type PasswordRulesPolicy } from "../password_rules/policy.js";
 import { checkPermission, type Principal } from "../permissions.js";
 import { UrlTemplateError, checkUrlTemplate } from "../url_template.js";
 import {
@@ -23,7 +26,6 @@ import {
   decideSetPassword,
   decideUnlock,
   requireCurrentPasswordCheckable,
-  type CheckedPassword,
   type PasswordProof,
   type RequestPasswordReset,
   type SetPassword,
@@ -78,7 +80,7 @@ export type SetPasswordVerification =
 
 /** What the hosted page may show for a reset link. */
 export type ResetLink =
-  | { kind: "valid"; policy: PasswordPolicy }
+  | { kind: "valid"; policy: PasswordPolicy; rules: PasswordRulesPolicy }
   /** the code is right, but the user is locked */
   | { kind: "locked" }
   /** unknown user, no code pending, expired, invalidated or wrong: all alike */
@@ -116,10 +118,16 @@ export function createUserCommands(deps: CommandDeps) {
     }
     // 1. the organization the user will belong to
     const orgId = await resolveOrg(principal, input);
-    // 2. hash outside the aggregate lock: it is the slow part
-    const passwordHash = input.password && (await deps.hasher.hash(input.password.password));
     const userId = input.userId ?? newId();
     const username = input.username ?? input.email.address;
+    // 2. the organization's policies, then the hash, outside the aggregate lock: it is the slow part
+    let passwordHash: string | undefined;
+    if (input.password) {
+      const owner: PasswordOwner = { person: personOf(username, input.email.address, input.profile), history: [] };
+      const checked = await checkNewPassword(deps, await readPasswordPolicies(aggregates, orgId), owner, input.password.password);
+      if (!checked.ok) throw new PasswordRejectedError(checked.violations);
+      passwordHash = checked.hash;
+    }
     // 3. decide and append; the username is claimed in the same transaction
     try {
       const { stored } = await execute(aggregates, userRef(userId), userModel, (state) => ({
@@ -155,8 +163,11 @@ export function createUserCommands(deps: CommandDeps) {
       throw notFound("QUERY-Bn3Ah", "Errors.User.NotFound", "User could not be found");
     }
     checkPermission(principal, "user.read", { orgId: user.orgId, userId });
+    // a password older than the organization allows must be changed
+    const { rules } = await readPasswordPolicies(aggregates, user.orgId);
+    const expired = user.human !== undefined && passwordExpired(rules.maxAgeDays, user.passwordChangedAt, deps.clock());
     return {
-      user,
+      user: expired ? { ...user, human: { ...user.human!, passwordChangeRequired: true } } : user,
       details: {
         sequence: user.sequence,
         changeDate: user.changedAt!,
@@ -255,7 +266,7 @@ export function createUserCommands(deps: CommandDeps) {
       ...(request.principal && { callerId: request.principal.userId }),
     });
     const proof = await toProof(userId, before, verification);
-    const checked = checkPasswordProof(before, command(proof)).holds ? await checkNewPassword(policies.complexity, newPassword.password) : undefined;
+    const checked = checkPasswordProof(before, command(proof)).holds ? await checkNewPassword(deps, policies, ownerOf(before), newPassword.password) : undefined;
     let rejection: Error | undefined;
     const { state, stored } = await execute(aggregates, userRef(userId), userModel, (s) => {
       const verdict = decideSetPassword(s, command(proof, checked));
@@ -288,11 +299,6 @@ export function createUserCommands(deps: CommandDeps) {
     }
   }
 
-  async function checkNewPassword(policy: PasswordPolicy, password: string): Promise<CheckedPassword> {
-    const unmet = unmetRules(policy, password);
-    return unmet.length > 0 ? { ok: false, unmet } : { ok: true, hash: await deps.hasher.hash(password) };
-  }
-
   /**
    * The hosted page's check of its link: valid, with the policy the new
    * password must meet, or not. A wrong code is recorded and counted as in
@@ -312,7 +318,7 @@ export function createUserCommands(deps: CommandDeps) {
         ...(origin && { origin }),
       });
     const first = check(before);
-    if (first.valid) return first.locked ? { kind: "locked" } : { kind: "valid", policy: policies.complexity };
+    if (first.valid) return first.locked ? { kind: "locked" } : { kind: "valid", policy: policies.complexity, rules: policies.rules };
     if (first.events.length > 0) {
       // decided again on fresh state: a code used or expired meanwhile records nothing
       await execute(aggregates, userRef(userId), userModel, (s) => {
@@ -344,6 +350,19 @@ export function createUserCommands(deps: CommandDeps) {
 }
 
 export type UserCommands = ReturnType<typeof createUserCommands>;
+
+function personOf(username: string, email: string, profile: HumanProfile) {
+  return { username, email, givenName: profile.givenName, familyName: profile.familyName };
+}
+
+/** What the password rules need of a user. */
+function ownerOf(user: UserState): PasswordOwner {
+  const human = user.human;
+  return {
+    person: personOf(user.username, human?.email.address ?? "", human?.profile ?? { givenName: "", familyName: "" }),
+    history: user.passwordHistory ?? [],
+  };
+}
 
 function checkTemplate(template: string): void {
   try {

@@ -13,7 +13,8 @@ import {
 import type { RequestOrigin } from "../../audit/origin.js";
 import type { NewEvent } from "../../eventstore/eventstore.js";
 import { reachesLockout } from "../lockout_policy.js";
-import { policyError } from "../password_policy.js";
+import type { CheckedPassword } from "../password_rules/new_password.js";
+import { PasswordRejectedError } from "../password_rules/rejection.js";
 import { checkPermission, checkRoleRank, type Principal } from "../permissions.js";
 import {
   UserEvents,
@@ -149,8 +150,7 @@ export type PasswordProof =
   /** neither: the caller needs user.write on the user */
   | { kind: "permission"; principal: Principal };
 
-/** The new password after the policy check: its hash, or the rules it misses. */
-export type CheckedPassword = { ok: true; hash: string } | { ok: false; unmet: readonly string[] };
+export type { CheckedPassword };
 
 /** What a failed check needs to know to be counted. */
 interface Attempt {
@@ -253,7 +253,7 @@ export function decideSetPassword(state: UserState, cmd: SetPassword): Verdict {
   if (!check.holds) return check.verdict;
   // the commands check and hash the password once the proof held on what they read
   if (!cmd.newPassword) throw unavailable("COMMAND-r3Tr2", "Errors.Internal.Contention", "The user changed meanwhile, try again");
-  if (!cmd.newPassword.ok) throw policyError(cmd.newPassword.unmet);
+  if (!cmd.newPassword.ok) throw new PasswordRejectedError(cmd.newPassword.violations);
   const payload: PasswordChangedPayload = {
     passwordHash: cmd.newPassword.hash,
     changeRequired: cmd.changeRequired,

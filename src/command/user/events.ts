@@ -2,6 +2,7 @@
 import type { RequestOrigin } from "../../audit/origin.js";
 import type { StoredEvent } from "../../eventstore/eventstore.js";
 import { foldWith, type WriteModel } from "../write_model.js";
+import { MAX_HISTORY_COUNT } from "../password_rules/policy.js";
 
 export const USER_AGGREGATE = "user";
 
@@ -137,6 +138,8 @@ export interface UserState {
   human?: Omit<HumanAddedPayload, "passwordHash">;
   passwordHash?: string;
   passwordChangedAt?: Date;
+  /** hashes of the current and earlier passwords, newest first, as many as a history policy may ask for */
+  passwordHistory?: string[];
   role?: Role;
   pendingCode?: PendingCode;
   /** the last code was invalidated after too many wrong attempts, and none is pending */
@@ -168,7 +171,7 @@ export function evolveUser(state: UserState, event: StoredEvent): UserState {
         orgId: event.resourceOwner,
         username: human.username,
         human,
-        ...(passwordHash !== undefined && { passwordHash, passwordChangedAt: event.createdAt }),
+        ...(passwordHash !== undefined && { passwordHash, passwordChangedAt: event.createdAt, passwordHistory: [passwordHash] }),
         createdAt: event.createdAt,
       };
     }
@@ -226,6 +229,7 @@ export function evolveUser(state: UserState, event: StoredEvent): UserState {
         ...rest,
         passwordHash: payload.passwordHash,
         passwordChangedAt: event.createdAt,
+        passwordHistory: [payload.passwordHash, ...(rest.passwordHistory ?? [])].slice(0, MAX_HISTORY_COUNT),
         ...(rest.human && { human: { ...rest.human, passwordChangeRequired: payload.changeRequired } }),
       };
     }
@@ -234,7 +238,7 @@ export function evolveUser(state: UserState, event: StoredEvent): UserState {
   }
 }
 
-export const userModel: WriteModel<UserState> = { name: "user", version: 1, initial: initialUserState, evolve: evolveUser };
+export const userModel: WriteModel<UserState> = { name: "user", version: 2, initial: initialUserState, evolve: evolveUser };
 
 export function foldUser(events: readonly StoredEvent[]): UserState {
   return foldWith(userModel, events);

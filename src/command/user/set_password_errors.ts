@@ -11,4 +11,10 @@ export const SetPasswordErrorIds = {
   currentPasswordInvalid: "COMMAND-3M0fs",
   userLocked: "COMMAND-JLK35",
   policyNotMet: "COMMAND-Pw7cx",
+  /** the password rules beyond complexity, one id each (see command/password_rules) */
+  passwordReused: "COMMAND-HiStr1",
+  passwordCommon: "COMMAND-Cmn0p",
+  passwordBreached: "COMMAND-Brch3",
+  passwordPersonalData: "COMMAND-Prs0n",
+  passwordTooWeak: "COMMAND-Wk5cr",
 } as const;

@@ -20,6 +20,16 @@ const LINK_STATES: Record<string, State> = {
   [Ids.userLocked]: "locked",
 };
 
+/** A refused password: the message names every rule it breaks, and the user can try another. */
+const PASSWORD_RULE_IDS: ReadonlySet<string> = new Set([
+  Ids.policyNotMet,
+  Ids.passwordReused,
+  Ids.passwordCommon,
+  Ids.passwordBreached,
+  Ids.passwordPersonalData,
+  Ids.passwordTooWeak,
+]);
+
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T | null;
 
 function show(state: State | undefined): void {
@@ -72,7 +82,7 @@ function start(form: HTMLFormElement): void {
           if (linkState) {
             form.hidden = true;
             show(linkState);
-          } else if (id === Ids.policyNotMet) {
+          } else if (PASSWORD_RULE_IDS.has(id)) {
             formError(error.rawMessage.replace(/\s*\([^)]*\)$/, "") + ".");
             password.focus();
           } else {
