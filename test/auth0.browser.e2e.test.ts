@@ -15,6 +15,7 @@ import { CHANGE_PASSWORD_ANSWER } from "../src/auth0/change_password.js";
 import { UserEvents } from "../src/command/user/events.js";
 import { runCli } from "./support/cli.js";
 import { addUser, eventsOfType, waitUntil } from "./support/notification.js";
+import { launchChromium } from "./support/browser.js";
 import { startTestServer, tempDir, type TestServer } from "./support/server.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -67,7 +68,6 @@ let browser: Browser;
 let bundleDir: string;
 
 beforeAll(async () => {
-  fs.mkdirSync(OUTPUT, { recursive: true });
   bundleDir = tempDir("latchkey-auth0js-");
   await build({
     stdin: { contents: PAGE_SCRIPT, resolveDir: ROOT, sourcefile: "auth0-page.js" },
@@ -92,10 +92,7 @@ beforeAll(async () => {
   expect(added.code).toBe(0);
   clientId = added.stdout.trim();
 
-  browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {

@@ -1,13 +1,12 @@
 /** The hosted reset page in a real browser (Debian's chromium driven by playwright-core). */
-import fs from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { allClients, type TestClient } from "./support/clients.js";
+import { TEST_OUTPUT, launchChromium } from "./support/browser.js";
 import { startTestServer, type TestServer } from "./support/server.js";
 
-const OUTPUT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../test-output");
+const OUTPUT = TEST_OUTPUT;
 const NEW_PASSWORD = "Browser-Reset-42";
 
 let server: TestServer;
@@ -15,13 +14,9 @@ let client: TestClient;
 let browser: Browser;
 
 beforeAll(async () => {
-  fs.mkdirSync(OUTPUT, { recursive: true });
   server = await startTestServer();
   client = allClients(server.url)[1]!;
-  browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {

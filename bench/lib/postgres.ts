@@ -10,6 +10,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
+import { findPostgresBin } from "../../test/support/postgres.js";
 import { pinned } from "./latchkey.js";
 import { clockTicks, cpuTimes, freePort, processTree, run } from "./util.js";
 
@@ -24,16 +25,6 @@ export interface BenchPostgres {
   /** a count query against one database */
   scalar(database: string, sql: string): Promise<number>;
   stop(): Promise<void>;
-}
-
-/** Where initdb and pg_ctl are: PATH, then Debian's /usr/lib/postgresql/<version>/bin, newest first. */
-export function findPostgresBin(): string | undefined {
-  const fromPath = (process.env.PATH ?? "").split(path.delimiter).filter(Boolean);
-  const debian = "/usr/lib/postgresql";
-  const versions = fs.existsSync(debian)
-    ? fs.readdirSync(debian).sort((a, b) => Number(b) - Number(a)).map((v) => path.join(debian, v, "bin"))
-    : [];
-  return [...fromPath, ...versions].find((dir) => fs.existsSync(path.join(dir, "initdb")) && fs.existsSync(path.join(dir, "pg_ctl")));
 }
 
 /** utime + stime of the children a process has waited for (fields 16 and 17 of /proc/<pid>/stat). */
