@@ -1,7 +1,8 @@
 /** Settings of a running server: flags win over environment, environment over defaults. */
 import path from "node:path";
-import { DEFAULT_RATE_LIMITS, addressMatcher, parseLimitSpec, type RateLimitSettings } from "./ratelimit/rules.js";
-import { DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from "./server/listen.js";
+import { addressMatcher } from "./http/client_address.js";
+import { DEFAULT_RATE_LIMITS, parseLimitSpec, type RateLimitSettings } from "./ratelimit/rules.js";
+import { DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from "./http/connection_limits.js";
 
 export interface Config {
   host: string;

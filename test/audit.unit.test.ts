@@ -1,12 +1,12 @@
 /** The audit record: what the commands write, and how `latchkey audit` prints a history. */
 import { describe, expect, it } from "vitest";
 import { auditEntries, formatJsonLines, formatLines } from "../src/audit/history.js";
-import { cleanUserAgent, requestOrigin, USER_AGENT_MAX_LENGTH } from "../src/audit/origin.js";
+import { cleanUserAgent, requestOrigin, USER_AGENT_MAX_LENGTH } from "../src/http/origin.js";
 import type { Principal } from "../src/command/permissions.js";
 import { decidePasswordReset, decideSetPassword, type PasswordProof, type SetPassword } from "../src/command/user/decide.js";
 import { UserEvents, foldUser } from "../src/command/user/events.js";
 import type { StoredEvent } from "../src/eventstore/eventstore.js";
-import { addressMatcher } from "../src/ratelimit/rules.js";
+import { addressMatcher } from "../src/http/client_address.js";
 import { storedUserEvents, type GivenEvent } from "./support/events.js";
 
 const ORG = "100000000000000001";

@@ -12,7 +12,9 @@ import { Duplex } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, describe, expect, it } from "vitest";
 import * as tlsModule from "node:tls";
-import { listen, sniffProtocol, type ConnectionLimits, type Listener, type RequestHandler } from "../src/server/listen.js";
+import { listen, sniffProtocol, type Listener } from "../src/server/listen.js";
+import type { ConnectionLimits } from "../src/http/connection_limits.js";
+import type { RequestHandler } from "../src/http/route.js";
 import { FLAG, FRAME, frame, rawH2, rawSocket, requestHeaders, rstCodeOf, statusOf } from "./support/raw_http.js";
 
 const PREFACE = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";

@@ -4,7 +4,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { generateToken } from "../src/crypto/tokens.js";
 import { LatchkeyError } from "../src/errors/errors.js";
-import { parseBearer } from "../src/server/interceptors.js";
+import { parseBearer } from "../src/http/bearer.js";
 import { authorizationValue } from "./support/rest_arbitraries.js";
 
 const TOKEN_CHARS = new Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/");

@@ -13,7 +13,7 @@ import { LatchkeyError } from "../src/errors/errors.js";
 import { createLogger } from "../src/logger.js";
 import { GatewayError, writeError } from "../src/server/gateway/errors.js";
 import { restGateway } from "../src/server/gateway/gateway.js";
-import { requestUrl, type HttpRequest, type HttpResponse } from "../src/server/gateway/http.js";
+import { requestUrl, type HttpRequest, type HttpResponse } from "../src/http/io.js";
 import { decodeBody, duplicateKey, requestMessage } from "../src/server/gateway/request.js";
 import { restRoutes } from "../src/server/gateway/routes.js";
 import { authInterceptor, errorInterceptor } from "../src/server/interceptors.js";

@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { addressMatcher, clientIp } from "../src/http/client_address.js";
 import {
-  addressMatcher,
-  clientIp,
   parseLimitSpec,
   pickStatus,
   rateLimitHeaders,

@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { createContextKey, type Interceptor } from "@connectrpc/connect";
-import type { RequestOrigin } from "../audit/origin.js";
+import type { RequestOrigin } from "../http/origin.js";
 import type { Principal } from "../command/permissions.js";
 
 /** The authenticated caller, set by the server's authentication interceptor. */

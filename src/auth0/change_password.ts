@@ -3,7 +3,7 @@
  * address for an application's users, without a token, as Auth0 does.
  */
 import { randomUUID } from "node:crypto";
-import type { RequestOrigin } from "../audit/origin.js";
+import type { RequestOrigin } from "../http/origin.js";
 import { allowsOrigin } from "../command/application/decide.js";
 import { anyApplicationAllows, findApplication } from "../command/application/commands.js";
 import { findConnection } from "../command/org/connection.js";
@@ -12,8 +12,8 @@ import type { EventStore } from "../eventstore/eventstore.js";
 import type { Logger } from "../logger.js";
 import { limitKey, type Limit } from "../ratelimit/limits.js";
 import { RATE_LIMIT_HEADERS, pickStatus, rateLimitHeaders, retryAfterSeconds, type LimitStatus } from "../ratelimit/rules.js";
-import { BodyTooLargeError, readBody, requestUrl, sendJson, type HttpRequest, type HttpResponse, type JsonResponse } from "../server/gateway/http.js";
-import type { HttpRoute } from "../server/server.js";
+import { BodyTooLargeError, readBody, requestUrl, sendJson, type HttpRequest, type HttpResponse, type JsonResponse } from "../http/io.js";
+import type { HttpRoute } from "../http/route.js";
 import { auth0Error, isError, parseChangePassword, type Auth0Error } from "./request.js";
 
 export const CHANGE_PASSWORD_PATH = "/dbconnections/change_password";

@@ -1,5 +1,5 @@
 import type { Writable } from "node:stream";
-import type { HttpRoute } from "../server/server.js";
+import type { HttpRoute } from "../http/route.js";
 import type { RequestSeries } from "./metrics.js";
 
 /** The route, with each request it answers counted and timed by the status it sent; without a series the route itself. */

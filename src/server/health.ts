@@ -8,8 +8,8 @@ import { Health, HealthCheckResponse_ServingStatus as Status } from "../../gen/g
 import { notFound } from "../errors/errors.js";
 import type { EventStore } from "../eventstore/eventstore.js";
 import { getRoute } from "./gateway/get_route.js";
-import { sendJson } from "./gateway/http.js";
-import type { HttpRoute } from "./server.js";
+import { sendJson } from "../http/io.js";
+import type { HttpRoute } from "../http/route.js";
 
 const WATCH_INTERVAL_MS = 2_000;
 

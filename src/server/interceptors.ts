@@ -9,6 +9,7 @@ import type { Principal } from "../command/permissions.js";
 import { describeCauses } from "../errors/cause.js";
 import { unauthenticated } from "../errors/errors.js";
 import { toConnectError } from "../errors/to_connect.js";
+import { parseBearer } from "../http/bearer.js";
 
 /** Methods a caller may use without a token: holding a reset code authorizes SetPassword (and only that, see the handler), in either edition of the UserService. */
 const ANONYMOUS_METHODS = new Set([UserService, UserServiceV2beta].map((s) => `${s.typeName}/${s.method.setPassword.name}`));
@@ -80,18 +81,6 @@ export function errorInterceptor(logger: Logger): Interceptor {
       throw mapped;
     }
   };
-}
-
-/**
- * The token of an `Authorization: Bearer <token>` header (scheme in any case), undefined
- * without the header. The token is RFC 6750's b64token: `A-Z a-z 0-9 - . _ ~ + /`, then
- * `=` padding only at the end; at most 512 characters. Anything else is Unauthenticated.
- */
-export function parseBearer(header: string | null): string | undefined {
-  if (header === null) return undefined;
-  const token = /^Bearer[ \t]+([A-Za-z0-9._~+/-]+=*)[ \t]*$/i.exec(header)?.[1];
-  if (token === undefined || token.length > 512) throw unauthenticated("AUTH-Hd7f1", "Errors.Token.Invalid", "Authorization header must be 'Bearer <token>'");
-  return token;
 }
 
 /** Resolves the bearer token to a principal before validation, as ZITADEL does. */

@@ -10,7 +10,7 @@ import { randomUUID } from "node:crypto";
 import { Code, ConnectError, type HandlerContext, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "../logger.js";
 import type { RefusalProtocol } from "../metrics/metrics.js";
-import { requestUrl, type HttpRequest, type HttpResponse } from "./gateway/http.js";
+import { requestUrl, type HttpRequest, type HttpResponse } from "../http/io.js";
 
 /** What is known of one request while it is handled. */
 interface Exchange {

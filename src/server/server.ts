@@ -9,7 +9,7 @@ import { UserService as UserServiceV2beta } from "../../gen/zitadel/user/v2beta/
 import { inProcessOrigin, originKey } from "../api/context.js";
 import { userService } from "../api/user_service.js";
 import { userServiceV2beta } from "../api/user_service_v2beta.js";
-import { requestOrigin } from "../audit/origin.js";
+import { requestOrigin } from "../http/origin.js";
 import { CHANGE_PASSWORD_PATH, changePasswordRoute } from "../auth0/change_password.js";
 import type { Config } from "../config.js";
 import { resetPage } from "../ui/reset_page.js";
@@ -18,14 +18,15 @@ import { measuredRoute } from "../metrics/http.js";
 import { metricsInterceptor } from "../metrics/interceptor.js";
 import { Metrics } from "../metrics/metrics.js";
 import { startMetricsServer, type MetricsServer } from "../metrics/server.js";
-import { anonymousLimitInterceptor, passwordResetLimitInterceptor, rateLimitHeadersInterceptor } from "../ratelimit/interceptors.js";
-import { addressMatcher } from "../ratelimit/rules.js";
+import { anonymousLimitInterceptor, passwordResetLimitInterceptor, rateLimitHeadersInterceptor } from "./rate_limit_interceptors.js";
+import { addressMatcher } from "../http/client_address.js";
 import { openApp, type App, type AppOptions } from "./app.js";
 import { corsHandler } from "./cors.js";
 import { restGateway } from "./gateway/gateway.js";
 import { healthRoutes, healthService } from "./health.js";
 import { authInterceptor, errorInterceptor, loggingInterceptor } from "./interceptors.js";
-import { listen, type RequestHandler } from "./listen.js";
+import { listen } from "./listen.js";
+import type { HttpRequest, HttpRoute, RequestHandler } from "../http/route.js";
 import { malformedRequestGate } from "./malformed_request.js";
 import { openApiRoute } from "./openapi.js";
 import { reflection } from "./reflection.js";
@@ -41,7 +42,6 @@ export interface RunningServer {
 }
 
 /** A plain HTTP endpoint; returns true when it answered the request. */
-export type HttpRoute = (req: Parameters<RequestHandler>[0], res: Parameters<RequestHandler>[1]) => boolean;
 
 /** LATCHKEY_BENCH_NOOP=1 mounts latchkey.bench.v1.BenchService/Noop: the ceiling `npm run bench` measures against. */
 const bench = process.env.LATCHKEY_BENCH_NOOP === "1" ? await import("../../gen/latchkey/bench/v1/bench_pb.js") : undefined;
@@ -69,7 +69,7 @@ export function createHandler(app: App, config: Config, logger: Logger): Request
   ];
   // who asked is the token's; from where is the client's address, the same for every entry point
   const isTrustedProxy = addressMatcher(config.trustedProxies);
-  const originOf = (req: Parameters<RequestHandler>[0]) => requestOrigin(req, isTrustedProxy);
+  const originOf = (req: HttpRequest) => requestOrigin(req, isTrustedProxy);
   const gatewayOrigin = inProcessOrigin(originOf);
   const gateway = restGateway({ routes, interceptors: [gatewayOrigin.interceptor, ...interceptors("rest")], maxBodyBytes: config.maxBodyBytes });
   const rpc = connectNodeAdapter({

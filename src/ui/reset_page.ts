@@ -12,12 +12,12 @@ import type * as http from "node:http";
 import type * as http2 from "node:http2";
 import { fileURLToPath } from "node:url";
 import Handlebars from "handlebars";
-import type { RequestOrigin } from "../audit/origin.js";
+import type { RequestOrigin } from "../http/origin.js";
 import { describePolicy } from "../command/password_policy.js";
 import { describeRules } from "../command/password_rules/describe.js";
 import type { ResetLink } from "../command/user/commands.js";
 import type { Logger } from "../logger.js";
-import type { HttpRoute } from "../server/server.js";
+import type { HttpRoute } from "../http/route.js";
 
 export const RESET_PAGE_PATH = "/ui/login/password/init";
 const ASSETS_PATH = "/ui/login/assets/";

@@ -1,4 +1,4 @@
-import type { RequestOrigin } from "../../audit/origin.js";
+import type { RequestOrigin } from "../../http/origin.js";
 import { codesEqual, generateCode } from "../../crypto/codes.js";
 import { newId } from "../../crypto/ids.js";
 import { alreadyExists, invalidArgument, notFound } from "../../errors/errors.js";

@@ -10,7 +10,7 @@ import {
   unavailable,
   type LatchkeyError,
 } from "../../errors/errors.js";
-import type { RequestOrigin } from "../../audit/origin.js";
+import type { RequestOrigin } from "../../http/origin.js";
 import type { NewEvent } from "../../eventstore/eventstore.js";
 import { reachesLockout } from "../lockout_policy.js";
 import type { CheckedPassword } from "../password_rules/new_password.js";

@@ -1,5 +1,5 @@
 /** Events of the user aggregate: names, payloads, and the fold into state. */
-import type { RequestOrigin } from "../../audit/origin.js";
+import type { RequestOrigin } from "../../http/origin.js";
 import type { StoredEvent } from "../../eventstore/eventstore.js";
 import { foldWith, type WriteModel } from "../write_model.js";
 import { MAX_HISTORY_COUNT } from "../password_rules/policy.js";

@@ -6,7 +6,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { file_zitadel_v1_message } from "../../../gen/zitadel/v1/message_pb.js";
 import { LatchkeyError } from "../../errors/errors.js";
 import { toConnectError } from "../../errors/to_connect.js";
-import { callHeaders, sendJson, type JsonResponse } from "./http.js";
+import { callHeaders, sendJson, type JsonResponse } from "../../http/io.js";
 
 const HTTP_STATUS: Record<Code, number> = {
   [Code.Canceled]: 499,

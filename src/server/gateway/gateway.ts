@@ -5,9 +5,9 @@
  */
 import { toJson, type DescService } from "@bufbuild/protobuf";
 import { Code, createRouterTransport, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
-import type { HttpRoute } from "../server.js";
+import type { HttpRoute } from "../../http/route.js";
 import { GatewayError, methodNotAllowed, unsupportedMediaType, writeError } from "./errors.js";
-import { BodyTooLargeError, callHeaders, isJsonContentType, readBodyBytes, requestUrl, sendJson, type HttpRequest, type HttpResponse, type JsonResponse } from "./http.js";
+import { BodyTooLargeError, callHeaders, isJsonContentType, readBodyBytes, requestUrl, sendJson, type HttpRequest, type HttpResponse, type JsonResponse } from "../../http/io.js";
 import { decodeBody, requestMessage } from "./request.js";
 import { restRoutes, type RestRoute } from "./routes.js";
 

@@ -1,6 +1,6 @@
-import type { HttpRoute } from "../server.js";
+import type { HttpRoute } from "../../http/route.js";
 import { methodNotAllowed, writeError } from "./errors.js";
-import { requestUrl, type HttpResponse } from "./http.js";
+import { requestUrl, type HttpResponse } from "../../http/io.js";
 
 /** An HttpRoute for one fixed path that answers GET (and HEAD); other methods get 405. */
 export function getRoute(path: string, answer: (res: HttpResponse) => void | Promise<void>): HttpRoute {

@@ -11,9 +11,9 @@ import { UserService as UserServiceV2beta } from "../../gen/zitadel/user/v2beta/
 import { originKey } from "../api/context.js";
 import { hashToken } from "../crypto/tokens.js";
 import { resourceExhausted } from "../errors/errors.js";
-import { parseBearer } from "../server/interceptors.js";
-import { limitKey, type Limit, type RateLimits } from "./limits.js";
-import { pickStatus, rateLimitHeaders, retryAfterSeconds, type LimitStatus } from "./rules.js";
+import { parseBearer } from "../http/bearer.js";
+import { limitKey, type Limit, type RateLimits } from "../ratelimit/limits.js";
+import { pickStatus, rateLimitHeaders, retryAfterSeconds, type LimitStatus } from "../ratelimit/rules.js";
 
 /** Both editions of the UserService count against the same limits. */
 const PASSWORD_RESET = new Set([UserService, UserServiceV2beta].map((s) => `${s.typeName}/${s.method.passwordReset.name}`));

@@ -1,8 +1,7 @@
 /** Plain HTTP helpers shared by the gateway and the other JSON endpoints. */
-import type { RequestHandler } from "../listen.js";
+import type { HttpRequest } from "./route.js";
 
-export type HttpRequest = Parameters<RequestHandler>[0];
-export type HttpResponse = Parameters<RequestHandler>[1];
+export type { HttpRequest, HttpResponse } from "./route.js";
 /** What sending JSON needs of a response, so that Connect's fallback responses do as well. */
 export interface JsonResponse {
   writeHead(status: number, headers: Record<string, string>): unknown;

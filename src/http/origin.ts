@@ -1,5 +1,5 @@
 /** Where a request came from, as recorded in the events it causes. */
-import { clientIpOf, type PeerRequest } from "../ratelimit/rules.js";
+import { clientIpOf, type PeerRequest } from "./client_address.js";
 
 export interface RequestOrigin {
   /** the peer's address, or the X-Forwarded-For client when the peer is a trusted proxy */
