@@ -64,12 +64,11 @@ const httpStatusLabel = (status: number): string => String(status);
 export class Metrics {
   readonly registry = new Registry();
 
-  private readonly requests = new Counter({
-    name: "latchkey_requests_total",
-    help: "Finished requests by method, protocol and status (gRPC code name for RPCs, HTTP status for the Auth0 endpoint)",
-    labelNames: ["method", "protocol", "code"],
-    registers: [this.registry],
-  });
+  private counter(name: string, help: string, labelNames: string[] = []): Counter<string> {
+    return new Counter({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  private readonly requests = this.counter("latchkey_requests_total", "Finished requests by method, protocol and status (gRPC code name for RPCs, HTTP status for the Auth0 endpoint)", ["method", "protocol", "code"]);
   private readonly requestDuration = new Histogram({
     name: "latchkey_request_duration_seconds",
     help: "Time from the start of a call to its answer, by method and protocol",
@@ -77,47 +76,18 @@ export class Metrics {
     buckets: REQUEST_BUCKETS,
     registers: [this.registry],
   });
-  private readonly refusedRequests = new Counter({
-    name: "latchkey_requests_refused_total",
-    help: "Requests answered with an error before they reached a method, by protocol and status (gRPC code name over grpc and grpc-web, else the HTTP status)",
-    labelNames: ["protocol", "status"],
-    registers: [this.registry],
-  });
+  private readonly refusedRequests = this.counter("latchkey_requests_refused_total", "Requests answered with an error before they reached a method, by protocol and status (gRPC code name over grpc and grpc-web, else the HTTP status)", ["protocol", "status"]);
   readonly appendDuration = new Histogram({
     name: "latchkey_eventstore_append_duration_seconds",
     help: "Time an event store append (one transaction) takes, failed ones included",
     buckets: APPEND_BUCKETS,
     registers: [this.registry],
   });
-  readonly concurrencyConflicts = new Counter({
-    name: "latchkey_eventstore_concurrency_conflicts_total",
-    help: "Appends refused because an aggregate had moved past the expected sequence",
-    registers: [this.registry],
-  });
-  private readonly notificationsSent = new Counter({
-    name: "latchkey_notifications_sent_total",
-    help: "Messages handed to the provider, by medium",
-    labelNames: ["medium"],
-    registers: [this.registry],
-  });
-  private readonly notificationsFailed = new Counter({
-    name: "latchkey_notifications_failed_total",
-    help: "Messages given up on (permanent error, attempts used up or no address), by medium",
-    labelNames: ["medium"],
-    registers: [this.registry],
-  });
-  private readonly notificationRetries = new Counter({
-    name: "latchkey_notification_retries_total",
-    help: "Failed delivery attempts that will be tried again, by medium",
-    labelNames: ["medium"],
-    registers: [this.registry],
-  });
-  private readonly rateLimitRejections = new Counter({
-    name: "latchkey_rate_limit_rejections_total",
-    help: "Calls refused by a rate limit, by limit",
-    labelNames: ["limit"],
-    registers: [this.registry],
-  });
+  readonly concurrencyConflicts = this.counter("latchkey_eventstore_concurrency_conflicts_total", "Appends refused because an aggregate had moved past the expected sequence");
+  private readonly notificationsSent = this.counter("latchkey_notifications_sent_total", "Messages handed to the provider, by medium", ["medium"]);
+  private readonly notificationsFailed = this.counter("latchkey_notifications_failed_total", "Messages given up on (permanent error, attempts used up or no address), by medium", ["medium"]);
+  private readonly notificationRetries = this.counter("latchkey_notification_retries_total", "Failed delivery attempts that will be tried again, by medium", ["medium"]);
+  private readonly rateLimitRejections = this.counter("latchkey_rate_limit_rejections_total", "Calls refused by a rate limit, by limit", ["limit"]);
 
   private notifierSource: (() => Promise<NotifierSnapshot>) | undefined;
   private notifierReading: Promise<NotifierSnapshot | undefined> | undefined;
@@ -138,33 +108,19 @@ export class Metrics {
     for (const name of LIMIT_NAMES) this.rejections.set(name, atZero(this.rateLimitRejections, name));
 
     const read = this.readNotifier.bind(this);
-    new Gauge({
-      name: "latchkey_notifier_lag_events",
-      help: "Events in the store the notifier has not looked at yet (head position minus checkpoint)",
-      registers: [this.registry],
-      async collect() {
-        const s = await read();
-        if (s) this.set(s.lag);
-      },
-    });
-    new Gauge({
-      name: "latchkey_notifier_pending_messages",
-      help: "Messages waiting for delivery or a retry",
-      registers: [this.registry],
-      async collect() {
-        const s = await read();
-        if (s) this.set(s.pending);
-      },
-    });
-    new Gauge({
-      name: "latchkey_notifier_oldest_pending_age_seconds",
-      help: "Age of the event behind the oldest message still waiting (0 when none)",
-      registers: [this.registry],
-      async collect() {
-        const s = await read();
-        if (s) this.set(s.oldestPendingSeconds);
-      },
-    });
+    const notifierGauge = (name: string, help: string, value: (s: NotifierSnapshot) => number) =>
+      new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        async collect() {
+          const s = await read();
+          if (s) this.set(value(s));
+        },
+      });
+    notifierGauge("latchkey_notifier_lag_events", "Events in the store the notifier has not looked at yet (head position minus checkpoint)", (s) => s.lag);
+    notifierGauge("latchkey_notifier_pending_messages", "Messages waiting for delivery or a retry", (s) => s.pending);
+    notifierGauge("latchkey_notifier_oldest_pending_age_seconds", "Age of the event behind the oldest message still waiting (0 when none)", (s) => s.oldestPendingSeconds);
   }
 
   /** The series of an RPC over a protocol; made once, then found without allocating. */

@@ -1,35 +1,26 @@
 /** Builds the server: one port, every protocol. Only the CLI decides to run it. */
 import fs from "node:fs";
-import { createContextValues, type ConnectRouter } from "@connectrpc/connect";
+import { createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import { createValidateInterceptor } from "@connectrpc/validate";
-import { Health } from "../../gen/grpc/health/v1/health_pb.js";
-import { UserService } from "../../gen/zitadel/user/v2/user_service_pb.js";
-import { UserService as UserServiceV2beta } from "../../gen/zitadel/user/v2beta/user_service_pb.js";
 import { inProcessOrigin, originKey } from "../api/context.js";
-import { userService } from "../api/user_service.js";
-import { userServiceV2beta } from "../api/user_service_v2beta.js";
 import { requestOrigin } from "../http/origin.js";
 import { CHANGE_PASSWORD_PATH, changePasswordRoute } from "../auth0/change_password.js";
 import type { Config } from "../config.js";
 import { resetPage } from "../ui/reset_page.js";
 import type { Logger } from "../logger.js";
 import { measuredRoute } from "../metrics/http.js";
-import { metricsInterceptor } from "../metrics/interceptor.js";
 import { Metrics } from "../metrics/metrics.js";
 import { startMetricsServer, type MetricsServer } from "../metrics/server.js";
-import { anonymousLimitInterceptor, passwordResetLimitInterceptor, rateLimitHeadersInterceptor } from "./rate_limit_interceptors.js";
 import { addressMatcher } from "../http/client_address.js";
 import { openApp, type App, type AppOptions } from "./app.js";
 import { corsHandler } from "./cors.js";
 import { restGateway } from "./gateway/gateway.js";
-import { healthRoutes, healthService } from "./health.js";
-import { authInterceptor, errorInterceptor, loggingInterceptor } from "./interceptors.js";
+import { healthRoutes } from "./health.js";
+import { rpcInterceptors, rpcRoutes } from "./rpc.js";
 import { listen } from "./listen.js";
 import type { HttpRequest, HttpRoute, RequestHandler } from "../http/route.js";
 import { malformedRequestGate } from "./malformed_request.js";
 import { openApiRoute } from "./openapi.js";
-import { reflection } from "./reflection.js";
 import { refusals } from "./refusals.js";
 
 export interface RunningServer {
@@ -41,32 +32,11 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** A plain HTTP endpoint; returns true when it answered the request. */
-
-/** LATCHKEY_BENCH_NOOP=1 mounts latchkey.bench.v1.BenchService/Noop: the ceiling `npm run bench` measures against. */
-const bench = process.env.LATCHKEY_BENCH_NOOP === "1" ? await import("../../gen/latchkey/bench/v1/bench_pb.js") : undefined;
-
 export function createHandler(app: App, config: Config, logger: Logger): RequestHandler {
-  const routes = (router: ConnectRouter) => {
-    router.service(UserService, userService(app.users));
-    router.service(UserServiceV2beta, userServiceV2beta(app.users));
-    if (bench) router.service(bench.BenchService, { noop: () => ({}) });
-    router.service(Health, healthService(app.store, { services: [UserService.typeName, UserServiceV2beta.typeName] }));
-    reflection(router);
-  };
+  const routes = rpcRoutes(app);
   // requests refused before a method reach none of the interceptors: logged and counted apart
   const refused = refusals({ logger, isRestPath: (path) => gateway.handles(path), ...(app.metrics && { count: app.metrics.refused }) });
-  const interceptors = (protocol?: "rest") => [
-    refused.interceptor,
-    ...(app.metrics ? [metricsInterceptor(app.metrics, protocol)] : []),
-    loggingInterceptor(logger, protocol),
-    rateLimitHeadersInterceptor(),
-    errorInterceptor(logger),
-    authInterceptor(app.authenticate),
-    ...(app.limits.anonymousPerIp ? [anonymousLimitInterceptor(app.limits.anonymousPerIp)] : []),
-    createValidateInterceptor(),
-    passwordResetLimitInterceptor(app.limits),
-  ];
+  const interceptors = (protocol?: "rest") => [refused.interceptor, ...rpcInterceptors(app, logger, protocol)];
   // who asked is the token's; from where is the client's address, the same for every entry point
   const isTrustedProxy = addressMatcher(config.trustedProxies);
   const originOf = (req: HttpRequest) => requestOrigin(req, isTrustedProxy);

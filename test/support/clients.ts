@@ -32,7 +32,7 @@ function failure(err: ConnectError): Outcome<never> {
   return { ok: false, code: err.code, message: err.rawMessage, ...(detail && { id: detail.id, key: detail.message }) };
 }
 
-function connectClient(name: string, transport: Transport, service: UserServiceEdition): TestClient {
+export function connectClient(name: string, transport: Transport, service: UserServiceEdition): TestClient {
   const client = createClient(service as typeof UserService, transport) as unknown as Record<string, (input: unknown, options: unknown) => Promise<unknown>>;
   return {
     name,
