@@ -10,9 +10,21 @@ export default defineConfig({
         },
       },
       {
+        // in process: the stores, the notifier and the services on real databases, no sockets of our own
         test: {
           name: "int",
-          include: ["test/**/*.int.test.ts", "test/**/*.e2e.test.ts"],
+          include: ["test/**/*.int.test.ts"],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+          pool: "forks",
+          globalSetup: ["test/support/postgres_setup.ts"],
+        },
+      },
+      {
+        // whole servers on a free port, called by real clients (and a browser) over real sockets
+        test: {
+          name: "e2e",
+          include: ["test/**/*.e2e.test.ts"],
           testTimeout: 60_000,
           hookTimeout: 60_000,
           pool: "forks",
@@ -23,7 +35,7 @@ export default defineConfig({
         test: {
           name: "e2e-postgres",
           include: ["test/**/*.e2e.test.ts"],
-          // about the data directory's SQLite file and the binary on it, or PostgreSQL's own tests (run once, in int)
+          // about the data directory's SQLite file and the binary on it, or PostgreSQL's own tests (run once, in e2e)
           exclude: [
             "test/cli.e2e.test.ts",
             "test/notification_restart.e2e.test.ts",
