@@ -3,9 +3,9 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { fromBinary } from "@bufbuild/protobuf";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { ErrorDetailSchema } from "../gen/zitadel/v1/message_pb.js";
-import { startTestServer, type TestServer } from "./support/server.js";
+import { useTestServer } from "./support/server.js";
 
 const repositoryRoot = fileURLToPath(new URL("..", import.meta.url));
 const bufBinary = path.join(repositoryRoot, "node_modules", ".bin", "buf");
@@ -21,15 +21,8 @@ interface BufCurlResult {
   stderr: string;
 }
 
-let server: TestServer;
 
-beforeAll(async () => {
-  server = await startTestServer();
-}, TIMEOUT);
-
-afterAll(async () => {
-  await server?.close();
-});
+const server = useTestServer();
 
 /** Runs `buf curl` with our schema; the server has no reflection service. */
 async function bufCurl(protocol: Protocol, method: string, body: object, token: string): Promise<BufCurlResult> {

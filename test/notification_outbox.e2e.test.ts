@@ -5,17 +5,9 @@ import { NotificationType } from "@zitadel/proto/zitadel/user/v2/password_pb.js"
 import PostalMime from "postal-mime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addUser, realCode, resetPassword, waitUntil } from "./support/notification.js";
-import { startTestServer, tempDir, type TestServer } from "./support/server.js";
+import { startTestServer, tempDir, useTestServer, type TestServer } from "./support/server.js";
 
-let server: TestServer;
-
-beforeAll(async () => {
-  server = await startTestServer({ config: { notifyPollMs: 20 } });
-});
-
-afterAll(async () => {
-  await server.close();
-});
+const server = useTestServer({ config: { notifyPollMs: 20 } });
 
 const sentLine = (userId: string) =>
   server.logs.map((l) => JSON.parse(l)).find((l) => l.msg === "notifier: message sent" && l.userId === userId);

@@ -4,20 +4,13 @@
  * 5xx; the server stays healthy and logs nothing unexpected.
  */
 import fc from "fast-check";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { authorizationValue, bodyBytes, expectRestAnswer, httpMethod, queryString, restPath } from "./support/rest_arbitraries.js";
-import { startTestServer, type TestServer } from "./support/server.js";
+import { useTestServer } from "./support/server.js";
 import { anyTemplate, model, SAMPLE } from "./support/url_template_model.js";
 
-let server: TestServer;
 
-beforeAll(async () => {
-  server = await startTestServer();
-});
-
-afterAll(async () => {
-  await server?.close();
-});
+const server = useTestServer();
 
 const budget = (numRuns: number): fc.Parameters<unknown> => ({
   numRuns,

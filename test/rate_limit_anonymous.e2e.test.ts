@@ -8,27 +8,19 @@ import { Code, ConnectError, createClient, type Transport } from "@connectrpc/co
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { ErrorDetailSchema } from "@zitadel/proto/zitadel/message_pb.js";
 import { UserService } from "@zitadel/proto/zitadel/user/v2/user_service_pb.js";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { DEFAULT_RATE_LIMITS } from "../src/ratelimit/rules.js";
 import { addUser } from "./support/notification.js";
-import { startTestServer, type TestServer } from "./support/server.js";
+import { useTestServer } from "./support/server.js";
 
 const PER_ADDRESS = 3;
 const PASSWORD = "Anonymous-Limit-1";
 
-let server: TestServer;
-
-beforeAll(async () => {
-  server = await startTestServer({
-    config: {
-      trustedProxies: ["127.0.0.1"],
-      rateLimits: { ...DEFAULT_RATE_LIMITS, anonymousPerIp: { points: PER_ADDRESS, periodSeconds: 60 } },
-    },
-  });
-});
-
-afterAll(async () => {
-  await server?.close();
+const server = useTestServer({
+  config: {
+    trustedProxies: ["127.0.0.1"],
+    rateLimits: { ...DEFAULT_RATE_LIMITS, anonymousPerIp: { points: PER_ADDRESS, periodSeconds: 60 } },
+  },
 });
 
 interface Outcome {

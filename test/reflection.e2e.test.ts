@@ -7,25 +7,18 @@ import { create, createFileRegistry, fromBinary, getExtension, type MessageInitS
 import { FileDescriptorProtoSchema, FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { http } from "../gen/google/api/annotations_pb.js";
 import * as v1 from "../gen/grpc/reflection/v1/reflection_pb.js";
 import * as v1alpha from "../gen/grpc/reflection/v1alpha/reflection_pb.js";
-import { startTestServer, type TestServer } from "./support/server.js";
+import { useTestServer } from "./support/server.js";
 
 const repositoryRoot = fileURLToPath(new URL("..", import.meta.url));
 const bufBinary = path.join(repositoryRoot, "node_modules", ".bin", "buf");
 const TIMEOUT = 60_000;
 
-let server: TestServer;
 
-beforeAll(async () => {
-  server = await startTestServer();
-}, TIMEOUT);
-
-afterAll(async () => {
-  await server?.close();
-});
+const server = useTestServer();
 
 /** Runs `buf curl` with no schema but the server's reflection; never from the repository, so it cannot find our protos. */
 async function bufCurl(...args: string[]): Promise<{ exitCode: number; stdout: string; stderr: string }> {

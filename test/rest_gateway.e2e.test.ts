@@ -5,8 +5,8 @@ import fs from "node:fs";
 import * as http2 from "node:http2";
 import path from "node:path";
 import { promisify } from "node:util";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestServer, tempDir, type TestServer } from "./support/server.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { useTestServer, tempDir, } from "./support/server.js";
 
 interface CurlResult {
   status: number;
@@ -14,15 +14,8 @@ interface CurlResult {
   body: any;
 }
 
-let server: TestServer;
 
-beforeAll(async () => {
-  server = await startTestServer();
-});
-
-afterAll(async () => {
-  await server?.close();
-});
+const server = useTestServer();
 
 /** Runs curl with the given arguments against the server; path is appended to its URL. */
 async function curl(urlPath: string, ...args: string[]): Promise<CurlResult> {

@@ -20,22 +20,15 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Health, HealthCheckResponse_ServingStatus as Status } from "../gen/grpc/health/v1/health_pb.js";
 import { allClients, clientNames, type Outcome, type TestClient } from "./support/clients.js";
 import { addUser } from "./support/notification.js";
-import { startTestServer, type TestServer } from "./support/server.js";
+import { startTestServer, useTestServer, type TestServer } from "./support/server.js";
 
 const repositoryRoot = fileURLToPath(new URL("..", import.meta.url));
 const bufBinary = path.join(repositoryRoot, "node_modules", ".bin", "buf");
 const TIMEOUT = 60_000;
 const NEW_PASSWORD = "Correct-Horse-Battery-9!";
 
-let server: TestServer;
 
-beforeAll(async () => {
-  server = await startTestServer();
-}, TIMEOUT);
-
-afterAll(async () => {
-  await server?.close();
-});
+const server = useTestServer();
 
 const email = (what: string) => `${what}-${Math.random().toString(36).slice(2)}@example.com`;
 

@@ -3,6 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Writable } from "node:stream";
+import { afterAll, beforeAll } from "vitest";
 import { createOperatorCommands } from "../../src/command/instance.js";
 import { defaultConfig, type Config } from "../../src/config.js";
 import { createLogger } from "../../src/logger.js";
@@ -66,5 +67,33 @@ export async function startTestServer(
       await server.close();
       if (!options.dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * One server for the whole test file: started before its first test, closed
+ * after its last. The properties read the running server's.
+ */
+export function useTestServer(options: Parameters<typeof startTestServer>[0] = {}): TestServer {
+  let current: TestServer | undefined;
+  beforeAll(async () => {
+    current = await startTestServer(options);
+  }, 60_000);
+  afterAll(async () => {
+    await current?.close();
+  });
+  const started = (): TestServer => {
+    if (!current) throw new Error("the test server starts in beforeAll: use it inside a test or hook");
+    return current;
+  };
+  return {
+    get url() { return started().url; },
+    get port() { return started().port; },
+    get dataDir() { return started().dataDir; },
+    get adminToken() { return started().adminToken; },
+    get logs() { return started().logs; },
+    get server() { return started().server; },
+    get operator() { return started().operator; },
+    close: () => started().close(),
   };
 }
