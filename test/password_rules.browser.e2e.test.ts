@@ -1,39 +1,28 @@
 /** The password rules on the hosted reset page, in a real browser (Debian's chromium driven by playwright-core). */
 import path from "node:path";
-import type { Browser, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Page } from "playwright-core";
+import { describe, expect, it } from "vitest";
 import { setPasswordPolicies } from "../src/command/org/password_policy.js";
 import { DEFAULT_PASSWORD_RULES, type PasswordRulesPolicy } from "../src/command/password_rules/policy.js";
 import { UserEvents } from "../src/command/user/events.js";
-import { allClients, type TestClient } from "./support/clients.js";
-import { TEST_OUTPUT, launchChromium } from "./support/browser.js";
-import { startTestServer, type TestServer } from "./support/server.js";
+import { useClients } from "./support/clients.js";
+import { TEST_OUTPUT, useBrowser } from "./support/browser.js";
+import { useTestServer } from "./support/server.js";
 
 const OUTPUT = TEST_OUTPUT;
 const FIRST = "Browser-Reset-42";
 const STRONG = "Quartz-Lantern-Fjord-91";
 
-let server: TestServer;
-let client: TestClient;
-let browser: Browser;
-
-beforeAll(async () => {
-  server = await startTestServer();
-  client = allClients(server.url)[1]!;
-  browser = await launchChromium();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  client?.close();
-  await server?.close();
-});
+const server = useTestServer();
+const clients = useClients(server);
+const client = () => clients("connect JSON (HTTP/1.1)");
+const browser = useBrowser();
 
 /** A user of an organization with these rules, its password FIRST, and a reset link to the page. */
 async function resetLink(rules: Partial<PasswordRulesPolicy>): Promise<{ userId: string; link: string }> {
   const orgId = await server.operator.addOrg(`page-rules-${Math.random()}`);
   await setPasswordPolicies(server.server.app.store, orgId, { rules: { ...DEFAULT_PASSWORD_RULES, ...rules } });
-  const added = await client.call(
+  const added = await client().call(
     "addHumanUser",
     {
       organization: { org: { case: "orgId", value: orgId } },
@@ -45,14 +34,14 @@ async function resetLink(rules: Partial<PasswordRulesPolicy>): Promise<{ userId:
   );
   if (!added.ok) throw new Error(added.message);
   const { userId } = added.value;
-  const reset = await client.call("passwordReset", { userId, medium: { case: "returnCode", value: {} } }, server.adminToken);
+  const reset = await client().call("passwordReset", { userId, medium: { case: "returnCode", value: {} } }, server.adminToken);
   if (!reset.ok) throw new Error(reset.message);
   const query = new URLSearchParams({ userID: userId, code: reset.value.verificationCode!, orgID: orgId });
   return { userId, link: `${server.url}/ui/login/password/init?${query}` };
 }
 
 async function open(link: string): Promise<{ page: Page; scripts: string[]; problems: string[] }> {
-  const page = await browser.newPage();
+  const page = await browser().newPage();
   const visit = { page, scripts: [] as string[], problems: [] as string[] };
   page.on("request", (req) => {
     if (req.resourceType() === "script") visit.scripts.push(new URL(req.url()).pathname);

@@ -1,40 +1,29 @@
 /** The hosted reset page in a real browser (Debian's chromium driven by playwright-core). */
 import path from "node:path";
-import type { Browser, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { allClients, type TestClient } from "./support/clients.js";
-import { TEST_OUTPUT, launchChromium } from "./support/browser.js";
-import { startTestServer, type TestServer } from "./support/server.js";
+import type { Page } from "playwright-core";
+import { describe, expect, it } from "vitest";
+import { useClients } from "./support/clients.js";
+import { TEST_OUTPUT, useBrowser } from "./support/browser.js";
+import { useTestServer } from "./support/server.js";
 
 const OUTPUT = TEST_OUTPUT;
 const NEW_PASSWORD = "Browser-Reset-42";
 
-let server: TestServer;
-let client: TestClient;
-let browser: Browser;
-
-beforeAll(async () => {
-  server = await startTestServer();
-  client = allClients(server.url)[1]!;
-  browser = await launchChromium();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  client?.close();
-  await server?.close();
-});
+const server = useTestServer();
+const clients = useClients(server);
+const client = () => clients("connect JSON (HTTP/1.1)");
+const browser = useBrowser();
 
 /** A user with a pending reset code, and ZITADEL's default link to the page. */
 async function resetLink(): Promise<{ userId: string; code: string; link: string }> {
-  const added = await client.call(
+  const added = await client().call(
     "addHumanUser",
     { profile: { givenName: "Ada", familyName: "Lovelace" }, email: { email: `ada-${Math.random()}@example.com` } },
     server.adminToken,
   );
   if (!added.ok) throw new Error(added.message);
   const { userId } = added.value;
-  const reset = await client.call("passwordReset", { userId, medium: { case: "returnCode", value: {} } }, server.adminToken);
+  const reset = await client().call("passwordReset", { userId, medium: { case: "returnCode", value: {} } }, server.adminToken);
   if (!reset.ok) throw new Error(reset.message);
   const code = reset.value.verificationCode!;
   const query = new URLSearchParams({ userID: userId, code, orgID: added.value.details!.resourceOwner });
@@ -49,7 +38,7 @@ interface Visit {
 }
 
 async function open(link: string): Promise<Visit> {
-  const page = await browser.newPage();
+  const page = await browser().newPage();
   const visit: Visit = { page, rpcContentTypes: [], problems: [] };
   page.on("request", (req) => {
     if (req.url().endsWith("/zitadel.user.v2.UserService/SetPassword")) visit.rpcContentTypes.push(req.headers()["content-type"] ?? "");
@@ -108,7 +97,7 @@ describe("the hosted reset page", () => {
     expect(server.logs.join("\n")).not.toContain(code);
     expect(lines.join("\n")).not.toContain(userId);
 
-    const check = await client.call(
+    const check = await client().call(
       "setPassword",
       { userId, newPassword: { password: "Another-Password-1" }, verification: { case: "currentPassword", value: NEW_PASSWORD } },
       server.adminToken,
@@ -135,7 +124,7 @@ describe("the hosted reset page", () => {
   it("shows the wrong-code state when a newer reset replaced the code after the page opened", async () => {
     const { userId, link } = await resetLink();
     const { page, rpcContentTypes, problems } = await open(link);
-    expect((await client.call("passwordReset", { userId, medium: { case: "returnCode", value: {} } }, server.adminToken)).ok).toBe(true);
+    expect((await client().call("passwordReset", { userId, medium: { case: "returnCode", value: {} } }, server.adminToken)).ok).toBe(true);
     await submit(page, NEW_PASSWORD);
     const state = page.locator('[data-state="wrong-code"]');
     await state.waitFor({ state: "visible" });
@@ -169,7 +158,7 @@ describe("the hosted reset page", () => {
   });
 
   it("says so when the link has no code", async () => {
-    const page = await browser.newPage();
+    const page = await browser().newPage();
     await page.goto(`${server.url}/ui/login/password/init?userID=1`);
     expect(await page.locator("#reset-form").count()).toBe(0);
     expect(await page.locator('[data-state="failed"]').textContent()).toContain("This reset link is incomplete");

@@ -11,6 +11,7 @@ import { findTrailerError } from "@connectrpc/connect/protocol-grpc";
 import { ErrorDetailSchema } from "@zitadel/proto/zitadel/message_pb.js";
 import { UserService } from "@zitadel/proto/zitadel/user/v2/user_service_pb.js";
 import { UserService as UserServiceV2beta } from "@zitadel/proto/zitadel/user/v2beta/user_service_pb.js";
+import { afterAll, beforeAll } from "vitest";
 
 /** Either edition: v2beta has v2's methods with the same messages in another package. */
 export type UserServiceEdition = typeof UserService | typeof UserServiceV2beta;
@@ -96,6 +97,22 @@ export function allClients(url: string, service: UserServiceEdition = UserServic
     connectClient("gRPC-web (HTTP/1.1)", createGrpcWebTransport({ baseUrl: url, httpVersion: "1.1" }), service),
     grpcJsClient(url, service),
   ];
+}
+
+/** Every client of a server the test file shares, made before its first test and closed after its last; the getter finds one by name. */
+export function useClients(target: { readonly url: string }, service: UserServiceEdition = UserService): (name: string) => TestClient {
+  let clients: TestClient[] = [];
+  beforeAll(() => {
+    clients = allClients(target.url, service);
+  });
+  afterAll(() => {
+    for (const c of clients) c.close();
+  });
+  return (name) => {
+    const client = clients.find((c) => c.name === name);
+    if (!client) throw new Error(`no client "${name}" (made in beforeAll)`);
+    return client;
+  };
 }
 
 export const clientNames = ["connect gRPC (HTTP/2)", "connect JSON (HTTP/1.1)", "gRPC-web (HTTP/1.1)", "@grpc/grpc-js"];
