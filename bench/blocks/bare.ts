@@ -2,7 +2,10 @@
  * The bare block: latchkey's PasswordReset and no-op against connect-node's
  * bare no-op (bench/bare/noop_server.ts), over gRPC and Connect JSON; REST
  * PasswordReset against the bare Connect JSON no-op. Per protocol, latchkey
- * and the bare server take turns, their order flipped each round.
+ * and the bare server take turns, their order flipped each round. Then, at one
+ * fixed offered rate per protocol (half of latchkey's PasswordReset saturation),
+ * the bare no-op, latchkey's no-op and PasswordReset, to tell the latency tail
+ * of the stack and the machine from latchkey's own.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -12,7 +15,7 @@ import type { Server } from "../lib/latchkey.js";
 import { warmAndMeasure, type Measurement } from "../lib/measure.js";
 import { startBare } from "../lib/servers.js";
 import { bareTarget, barePreflight, preflight, type Call, type Protocol } from "../lib/targets.js";
-import { freePort, log } from "../lib/util.js";
+import { freePort, log, median } from "../lib/util.js";
 import { roundOrder, type ScaleContext } from "./context.js";
 
 /** What latchkey answers in each protocol's turn, and whether the bare server has a turn beside it. */
@@ -53,6 +56,23 @@ export async function bareBlock(ctx: ScaleContext): Promise<Measurement[]> {
         });
       const turns = group.bare ? [latchkeyTurn, bareTurn] : [latchkeyTurn];
       for (const turn of roundOrder(turns, round)) await turn();
+    }
+  }
+
+  const halfOfReset = (protocol: Protocol) =>
+    median(runs.filter((m) => m.label === `${protocol} reset` && m.server === "latchkey" && m.offeredRps === undefined).map((m) => m.rps)) / 2;
+  for (let round = 1; round <= config.rounds; round++) {
+    log(`${s.users} users, fixed rate beside the bare no-op, round ${round}/${config.rounds}`);
+    for (const protocol of ["grpc", "connect"] as const) {
+      const rate = halfOfReset(protocol);
+      const latchkeyTurn = () =>
+        ctx.withLatchkey(async (server) => {
+          for (const call of ["reset", "noop"] as const) {
+            runs.push(await warmAndMeasure({ ...ctx.target(server, protocol, call), tags: { server: "latchkey" } }, round, rate));
+          }
+        });
+      const bareTurn = () => withBare(async (server) => void runs.push(await warmAndMeasure(bareTarget(server, protocol, s.ids, s.idsFile, ctx.h2work), round, rate)));
+      for (const turn of roundOrder([latchkeyTurn, bareTurn], round)) await turn();
     }
   }
   return runs;

@@ -1,7 +1,7 @@
 /** Markdown tables from a results JSON of bench/run.ts. */
 import { NAMES, PROTOCOLS, figures, n0, n2, pct, workerFigures, x, type Scale } from "./figures.js";
 import { profileMarkdown, type ProfileSummary } from "./profile.js";
-import { bareTable, historyTable, postgresTable } from "./report_blocks.js";
+import { bareAtRateTable, bareTable, historyTable, postgresTable } from "./report_blocks.js";
 
 export { summarize } from "./report_blocks.js";
 
@@ -95,7 +95,10 @@ export function scaleMarkdown(scale: Scale): string {
   }
   lines.push("");
   if (scale.runs.length > 0) mainTables(scale, lines);
-  if (scale.bareRuns && scale.bareRuns.length > 0) bareTable(scale, lines);
+  if (scale.bareRuns && scale.bareRuns.length > 0) {
+    bareTable(scale, lines);
+    bareAtRateTable(scale, lines);
+  }
   if (scale.history) historyTable(scale.history, lines);
   if (scale.postgres) postgresTable(scale.postgres, lines);
   if (scale.workerRuns && scale.workerRuns.length > 0) workersTable(scale, lines);

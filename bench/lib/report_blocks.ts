@@ -14,7 +14,7 @@ const pick = (runs: readonly M[] | undefined, keep: (m: M) => boolean) => figure
 // ---------------------------------------------------------------- bare
 
 function bareFigures(scale: Scale) {
-  const of = (label: string, server: string) => pick(scale.bareRuns, (m) => m.label === label && m.server === server);
+  const of = (label: string, server: string) => pick(scale.bareRuns, (m) => m.label === label && m.server === server && m.offeredRps === undefined);
   const bareConnect = of("connect noop", "bare");
   return (["grpc", "connect", "rest"] as const).map((protocol) => {
     const reset = of(`${protocol} reset`, "latchkey");
@@ -45,6 +45,43 @@ export function bareTable(scale: Scale, lines: string[]): void {
         `| ${NAMES[row.protocol]} | ${name}${f.ok ? "" : " (check failed)"} | ${n0(f.rps)} | ${f.perRound.map(n0).join(" / ")} | ${n0(f.cpuUs)} (${n0(f.sysUs)}) | ` +
           `${pct(f.share)} (${pct(f.others)}) | ${n2(f.p50)} | ${n2(f.p99)} | ${r ? `${pct(r.rps)} | ${x(r.cpu)}` : " | "} |`,
       );
+    }
+  }
+  lines.push("");
+}
+
+/** The fixed-rate part of the bare block: per protocol, each server and call at the same offered rate. */
+function bareAtRate(scale: Scale) {
+  const at = (label: string, server: string) => pick(scale.bareRuns, (m) => m.label === label && m.server === server && m.offeredRps !== undefined);
+  return (["grpc", "connect"] as const).map((protocol) => ({
+    protocol,
+    offered: scale.bareRuns?.find((m) => m.label === `${protocol} reset` && m.offeredRps !== undefined)?.offeredRps,
+    bare: at(`${protocol} noop`, "bare"),
+    noop: at(`${protocol} noop`, "latchkey"),
+    reset: at(`${protocol} reset`, "latchkey"),
+  }));
+}
+
+export function bareAtRateTable(scale: Scale, lines: string[]): void {
+  const rows = bareAtRate(scale).filter((r) => r.offered !== undefined);
+  if (rows.length === 0) return;
+  lines.push(
+    "The same servers at one fixed offered rate per protocol (half of latchkey's PasswordReset saturation above), medians of the rounds: " +
+      "the bare no-op's tail is the stack's and the machine's, the rest is latchkey's.",
+  );
+  lines.push("");
+  lines.push("| protocol | offered req/s | server, call | answered req/s | server CPU µs/req (of it kernel) | p50 ms | p99 ms | p99 ÷ bare p99 |");
+  lines.push("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |");
+  for (const row of rows) {
+    const entries: [string, Figures | undefined][] = [
+      ["bare no-op", row.bare],
+      ["latchkey no-op", row.noop],
+      ["latchkey PasswordReset", row.reset],
+    ];
+    for (const [name, f] of entries) {
+      if (!f) continue;
+      const overBare = row.bare && name !== "bare no-op" ? x(f.p99 / row.bare.p99) : "";
+      lines.push(`| ${NAMES[row.protocol]} | ${row.offered} | ${name}${f.ok ? "" : " (check failed)"} | ${n0(f.rps)} | ${n0(f.cpuUs)} (${n0(f.sysUs)}) | ${n2(f.p50)} | ${n2(f.p99)} | ${overBare} |`);
     }
   }
   lines.push("");
@@ -125,6 +162,7 @@ export function summarize(scale: Scale) {
     users: scale.users,
     ...(scale.bareRuns?.length && {
       bare: Object.fromEntries(bareFigures(scale).map(({ protocol, ...rest }) => [protocol, rest])),
+      bareAtRate: Object.fromEntries(bareAtRate(scale).map(({ protocol, ...rest }) => [protocol, rest])),
     }),
     ...(scale.history && { history: { users: scale.history.users, eventsPerUser: scale.history.eventsPerUser, ...historyFigures(scale.history) } }),
     ...(scale.postgres && {
