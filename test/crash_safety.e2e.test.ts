@@ -85,144 +85,166 @@ function scalar<T>(sql: string): T {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-describe("crash safety (SQLite data directory)", () => {
-  it(`loses no acknowledged reset and no promised message across ${ROUNDS} SIGKILLs under load`, { timeout: 90_000 }, async () => {
-    smtp = await startSmtpServer();
-    const env = {
-      LATCHKEY_SMTP_URL: `smtp://127.0.0.1:${smtp.port}?tls.rejectUnauthorized=false`,
-      LATCHKEY_EXTERNAL_URL: `http://${DOMAIN}`,
-      LATCHKEY_NOTIFY_POLL_INTERVAL: "20",
-      LATCHKEY_NOTIFY_RETRY_DELAY: "20",
-      LATCHKEY_RATE_LIMIT_RESET_USER: "100000/h",
-      LATCHKEY_RATE_LIMIT_RESET_TOKEN: "100000/m",
-      // every SetPassword of the load comes from loopback without a token
-      LATCHKEY_RATE_LIMIT_ANONYMOUS_IP: "off",
-      LATCHKEY_ARGON2_MEMORY: "1024",
-      LATCHKEY_ARGON2_ITERATIONS: "1",
-      LATCHKEY_LOG_LEVEL: "info",
-    };
+interface LoadRun {
+  generations: Generation[];
+  users: Array<{ userId: string; email: string }>;
+  acks: Ack[];
+  attempts: { calls: number; cutOff: number };
+  unexpected: string[];
+}
 
-    const generations: Generation[] = [];
-    let current: Generation | undefined;
-    async function boot(): Promise<Generation> {
-      // messages still being parsed by the SMTP server belong to the process before
-      await sleep(100);
-      const firstMail = smtp!.received.length;
-      const server = await startCliServer(["--data-dir", dataDir], env);
-      processes.push(server);
-      const generation = { server, clients: allClients(server.url), killed: false, firstMail };
-      generations.push(generation);
-      current = generation;
-      return generation;
+/** Starts the binary, adds the users, runs the load through ROUNDS SIGKILLs and restarts, then lets the last process settle and stops it. */
+async function loadThroughKills(): Promise<LoadRun> {
+  smtp = await startSmtpServer();
+  const env = {
+    LATCHKEY_SMTP_URL: `smtp://127.0.0.1:${smtp.port}?tls.rejectUnauthorized=false`,
+    LATCHKEY_EXTERNAL_URL: `http://${DOMAIN}`,
+    LATCHKEY_NOTIFY_POLL_INTERVAL: "20",
+    LATCHKEY_NOTIFY_RETRY_DELAY: "20",
+    LATCHKEY_RATE_LIMIT_RESET_USER: "100000/h",
+    LATCHKEY_RATE_LIMIT_RESET_TOKEN: "100000/m",
+    // every SetPassword of the load comes from loopback without a token
+    LATCHKEY_RATE_LIMIT_ANONYMOUS_IP: "off",
+    LATCHKEY_ARGON2_MEMORY: "1024",
+    LATCHKEY_ARGON2_ITERATIONS: "1",
+    LATCHKEY_LOG_LEVEL: "info",
+  };
+
+  const generations: Generation[] = [];
+  let current: Generation | undefined;
+  async function boot(): Promise<Generation> {
+    // messages still being parsed by the SMTP server belong to the process before
+    await sleep(100);
+    const firstMail = smtp!.received.length;
+    const server = await startCliServer(["--data-dir", dataDir], env);
+    processes.push(server);
+    const generation = { server, clients: allClients(server.url), killed: false, firstMail };
+    generations.push(generation);
+    current = generation;
+    return generation;
+  }
+
+  const first = await boot();
+  const token = fs.readFileSync(path.join(dataDir, "admin.pat"), "utf8").trim();
+  const users: Array<{ userId: string; email: string }> = [];
+  for (let i = 0; i < USERS; i++) {
+    const email = `crash${i}@example.com`;
+    users.push({ userId: (await addUser(first.server.url, token, { email })).userId, email });
+  }
+
+  const acks: Ack[] = [];
+  const attempts = { calls: 0, cutOff: 0 };
+  const unexpected: string[] = [];
+  let stopLoad = false;
+
+  /** One call; failures of a call to a process that was killed are the crash's, anything else is recorded. */
+  async function call(
+    worker: number,
+    kind: Kind,
+    userId: string,
+    run: (client: TestClient) => ReturnType<TestClient["call"]>,
+    allowed: (code: Code, id?: string) => boolean = () => false,
+  ): Promise<Awaited<ReturnType<TestClient["call"]>> | undefined> {
+    const generation = current;
+    if (!generation) return undefined;
+    const index = generations.indexOf(generation);
+    attempts.calls++;
+    const out = await run(generation.clients[worker % generation.clients.length]!);
+    if (out.ok) return out;
+    if (generation.killed) {
+      attempts.cutOff++;
+    } else if (!allowed(out.code, out.id)) {
+      unexpected.push(`${kind} ${userId} in generation ${index}: ${Code[out.code]} ${out.message}`);
     }
+    return undefined;
+  }
 
-    const first = await boot();
-    const token = fs.readFileSync(path.join(dataDir, "admin.pat"), "utf8").trim();
-    const users: Array<{ userId: string; email: string }> = [];
-    for (let i = 0; i < USERS; i++) {
-      const email = `crash${i}@example.com`;
-      users.push({ userId: (await addUser(first.server.url, token, { email })).userId, email });
-    }
-
-    const acks: Ack[] = [];
-    const attempts = { calls: 0, cutOff: 0 };
-    const unexpected: string[] = [];
-    let stopLoad = false;
-
-    /** One call; failures of a call to a process that was killed are the crash's, anything else is recorded. */
-    async function call(
-      worker: number,
-      kind: Kind,
-      userId: string,
-      run: (client: TestClient) => ReturnType<TestClient["call"]>,
-      allowed: (code: Code, id?: string) => boolean = () => false,
-    ): Promise<Awaited<ReturnType<TestClient["call"]>> | undefined> {
-      const generation = current;
-      if (!generation) return undefined;
-      const index = generations.indexOf(generation);
-      attempts.calls++;
-      const out = await run(generation.clients[worker % generation.clients.length]!);
-      if (out.ok) return out;
-      if (generation.killed) {
-        attempts.cutOff++;
-      } else if (!allowed(out.code, out.id)) {
-        unexpected.push(`${kind} ${userId} in generation ${index}: ${Code[out.code]} ${out.message}`);
+  async function worker(n: number): Promise<void> {
+    while (!stopLoad) {
+      if (!current) {
+        await sleep(10);
+        continue;
       }
-      return undefined;
-    }
-
-    async function worker(n: number): Promise<void> {
-      while (!stopLoad) {
-        if (!current) {
-          await sleep(10);
-          continue;
-        }
-        const generation = generations.indexOf(current);
-        const { userId } = users[Math.floor(Math.random() * users.length)]!;
-        const roll = Math.random();
-        if (roll < 0.35) {
-          const out = await call(n, "returnCode", userId, (c) => c.call("passwordReset", { userId, medium: { case: "returnCode", value: {} } }, token));
-          if (!out?.ok) continue;
-          const value = out.value as { details?: { sequence: bigint }; verificationCode?: string };
-          acks.push({ kind: "returnCode", userId, sequence: Number(value.details!.sequence), generation, code: value.verificationCode! });
-          if (roll < 0.1) {
-            // complete it; another worker's reset of the same user may have replaced the code meanwhile
-            const code = value.verificationCode!;
-            const set = await call(
-              n,
-              "setPassword",
-              userId,
-              (c) => c.call("setPassword", { userId, newPassword: { password: "Crash-Safe-1!" }, verification: { case: "verificationCode", value: code } }),
-              (status, id) => (status === Code.InvalidArgument && id === "CODE-woT0xc") || (status === Code.FailedPrecondition && (id === "COMMAND-2M9fs" || id === "CODE-Tm4tA")),
-            );
-            if (set?.ok) {
-              const details = (set.value as { details?: { sequence: bigint } }).details!;
-              acks.push({ kind: "setPassword", userId, sequence: Number(details.sequence), generation });
-            }
+      const generation = generations.indexOf(current);
+      const { userId } = users[Math.floor(Math.random() * users.length)]!;
+      const roll = Math.random();
+      if (roll < 0.35) {
+        const out = await call(n, "returnCode", userId, (c) => c.call("passwordReset", { userId, medium: { case: "returnCode", value: {} } }, token));
+        if (!out?.ok) continue;
+        const value = out.value as { details?: { sequence: bigint }; verificationCode?: string };
+        acks.push({ kind: "returnCode", userId, sequence: Number(value.details!.sequence), generation, code: value.verificationCode! });
+        if (roll < 0.1) {
+          // complete it; another worker's reset of the same user may have replaced the code meanwhile
+          const code = value.verificationCode!;
+          const set = await call(
+            n,
+            "setPassword",
+            userId,
+            (c) => c.call("setPassword", { userId, newPassword: { password: "Crash-Safe-1!" }, verification: { case: "verificationCode", value: code } }),
+            (status, id) => (status === Code.InvalidArgument && id === "CODE-woT0xc") || (status === Code.FailedPrecondition && (id === "COMMAND-2M9fs" || id === "CODE-Tm4tA")),
+          );
+          if (set?.ok) {
+            const details = (set.value as { details?: { sequence: bigint } }).details!;
+            acks.push({ kind: "setPassword", userId, sequence: Number(details.sequence), generation });
           }
-        } else if (roll < 0.7) {
-          const medium = {
-            case: "sendLink" as const,
-            value: { notificationType: 1, urlTemplate: `https://app.${DOMAIN}/reset?user={{.UserID}}&code={{.Code}}&org={{.OrgID}}` },
-          };
-          const out = await call(n, "sendLink", userId, (c) => c.call("passwordReset", { userId, medium }, token));
-          if (out?.ok) acks.push({ kind: "sendLink", userId, sequence: Number((out.value as { details?: { sequence: bigint } }).details!.sequence), generation });
-        } else {
-          const out = await call(n, "default", userId, (c) => c.call("passwordReset", { userId }, token));
-          if (out?.ok) acks.push({ kind: "default", userId, sequence: Number((out.value as { details?: { sequence: bigint } }).details!.sequence), generation });
         }
+      } else if (roll < 0.7) {
+        const medium = {
+          case: "sendLink" as const,
+          value: { notificationType: 1, urlTemplate: `https://app.${DOMAIN}/reset?user={{.UserID}}&code={{.Code}}&org={{.OrgID}}` },
+        };
+        const out = await call(n, "sendLink", userId, (c) => c.call("passwordReset", { userId, medium }, token));
+        if (out?.ok) acks.push({ kind: "sendLink", userId, sequence: Number((out.value as { details?: { sequence: bigint } }).details!.sequence), generation });
+      } else {
+        const out = await call(n, "default", userId, (c) => c.call("passwordReset", { userId }, token));
+        if (out?.ok) acks.push({ kind: "default", userId, sequence: Number((out.value as { details?: { sequence: bigint } }).details!.sequence), generation });
       }
     }
+  }
 
-    const load = Promise.all(Array.from({ length: 4 * WORKERS_PER_CLIENT }, (_, n) => worker(n)));
-    for (let round = 1; round <= ROUNDS; round++) {
-      const generation = current!;
-      await sleep(400 + Math.random() * 1400);
-      generation.killed = true;
-      current = undefined;
-      expect(await generation.server.stop("SIGKILL")).toBeNull();
-      for (const c of generation.clients) c.close();
-      await boot();
-    }
-    // some load on the last process too, then let its notifier settle
-    await sleep(800);
-    stopLoad = true;
-    await load;
-    const last = current!;
-    await waitUntil(
-      () => scalar<number>("SELECT count(*) FROM notification_jobs") === 0 &&
-        scalar<number>("SELECT position FROM notification_checkpoints") === scalar<number>("SELECT max(position) FROM events"),
-      "the notifier to settle",
-      30_000,
-    );
-    expect(await last.server.stop("SIGTERM")).toBe(0);
-    for (const c of last.clients) c.close();
+  const load = Promise.all(Array.from({ length: 4 * WORKERS_PER_CLIENT }, (_, n) => worker(n)));
+  for (let round = 1; round <= ROUNDS; round++) {
+    const generation = current!;
+    await sleep(400 + Math.random() * 1400);
+    generation.killed = true;
+    current = undefined;
+    expect(await generation.server.stop("SIGKILL")).toBeNull();
+    for (const c of generation.clients) c.close();
+    await boot();
+  }
+  // some load on the last process too, then let its notifier settle
+  await sleep(800);
+  stopLoad = true;
+  await load;
+  const last = current!;
+  await waitUntil(
+    () => scalar<number>("SELECT count(*) FROM notification_jobs") === 0 &&
+      scalar<number>("SELECT position FROM notification_checkpoints") === scalar<number>("SELECT max(position) FROM events"),
+    "the notifier to settle",
+    30_000,
+  );
+  expect(await last.server.stop("SIGTERM")).toBe(0);
+  for (const c of last.clients) c.close();
 
-    expect(unexpected).toEqual([]);
+  return { generations, users, acks, attempts, unexpected };
+}
 
+describe("crash safety (SQLite data directory)", () => {
+  let run: LoadRun;
+  let events: EventRow[];
+  const byAggregate = new Map<string, EventRow[]>();
+  const cipher = () => new CodeCipher([loadOrCreateEncryptionKey(dataDir)]);
+  const userEvents = (userId: string) => byAggregate.get(`default/user/${userId}`) ?? [];
+
+  it(`answers every call or loses it to a kill, across ${ROUNDS} SIGKILLs under load`, { timeout: 90_000 }, async () => {
+    run = await loadThroughKills();
+    expect(run.unexpected).toEqual([]);
+    expect(run.acks.length).toBeGreaterThan(0);
+  });
+
+  it("keeps the store whole: every event intact, sequences 1..n per aggregate, positions unique", () => {
     // the store: intact, every event whole, sequences 1..n per aggregate, positions unique
     const db = openReadOnly();
-    let events: EventRow[];
     try {
       expect(db.pragma("integrity_check", { simple: true })).toBe("ok");
       events = db.prepare("SELECT position, instance_id, aggregate_type, aggregate_id, sequence, event_type, payload FROM events ORDER BY position").all() as EventRow[];
@@ -230,7 +252,6 @@ describe("crash safety (SQLite data directory)", () => {
       db.close();
     }
     expect(new Set(events.map((e) => e.position)).size).toBe(events.length);
-    const byAggregate = new Map<string, EventRow[]>();
     for (const e of events) {
       expect(() => JSON.parse(e.payload), `payload at ${e.position}`).not.toThrow();
       const key = `${e.instance_id}/${e.aggregate_type}/${e.aggregate_id}`;
@@ -240,9 +261,11 @@ describe("crash safety (SQLite data directory)", () => {
       expect(list.map((e) => e.sequence), key).toEqual(list.map((_, i) => i + 1));
     }
 
+  });
+
+  it("holds every acknowledged call at the sequence its answer named", () => {
+    const { acks } = run;
     // every acknowledged call is stored at the sequence its answer named
-    const cipher = new CodeCipher([loadOrCreateEncryptionKey(dataDir)]);
-    const userEvents = (userId: string) => byAggregate.get(`default/user/${userId}`) ?? [];
     for (const ack of acks) {
       const event = userEvents(ack.userId)[ack.sequence - 1];
       const what = `${ack.kind} of ${ack.userId} at ${ack.sequence}`;
@@ -252,9 +275,13 @@ describe("crash safety (SQLite data directory)", () => {
       expect(payload.codeReturned, what).toBe(ack.kind === "returnCode");
       expect(payload.medium, what).toBe("email");
       expect(payload.urlTemplate !== undefined, what).toBe(ack.kind === "sendLink");
-      if (ack.code !== undefined) expect(cipher.decrypt(payload.code), what).toBe(ack.code);
+      if (ack.code !== undefined) expect(cipher().decrypt(payload.code), what).toBe(ack.code);
     }
 
+  });
+
+  it("delivers every message the events still promise, at most once per process, and nothing else", () => {
+    const { users, generations, acks, attempts } = run;
     // what the events promise: a message per trigger that was neither answered already nor voided since
     const messageId = (userId: string, sequence: number) => `<${userId}.${sequence}.default@${DOMAIN}>`;
     interface Trigger { userId: string; sequence: number; email: string; code?: string; mayBeSkipped: boolean; records: number }
@@ -270,7 +297,7 @@ describe("crash safety (SQLite data directory)", () => {
             userId,
             sequence: e.sequence,
             email,
-            ...(e.event_type === CODE_ADDED && { code: cipher.decrypt(payload.code as string) }),
+            ...(e.event_type === CODE_ADDED && { code: cipher().decrypt(payload.code as string) }),
             mayBeSkipped: voided,
             records: 0,
           });
@@ -286,7 +313,7 @@ describe("crash safety (SQLite data directory)", () => {
     }
     expect(failedRecords).toBe(0);
 
-    const mails = smtp.received;
+    const mails = smtp!.received;
     const copies = new Map<string, number[]>();
     mails.forEach((mail, i) => copies.set(mail.email.messageId!, [...(copies.get(mail.email.messageId!) ?? []), i]));
     const generationOf = (mailIndex: number) => generations.findLastIndex((g) => g.firstMail <= mailIndex);
