@@ -3,6 +3,9 @@ import path from "node:path";
 import { addressMatcher } from "./http/client_address.js";
 import { DEFAULT_RATE_LIMITS, parseLimitSpec, type RateLimitSettings } from "./ratelimit/rules.js";
 import { DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from "./http/connection_limits.js";
+import { ConfigError } from "./errors/errors.js";
+
+export { ConfigError };
 
 export interface Config {
   host: string;
@@ -68,7 +71,6 @@ export interface ConfigField {
   parse: (value: string, config: Config) => void;
 }
 
-export class ConfigError extends Error {}
 
 function integer(name: string, min: number, max: number) {
   return (value: string): number => {

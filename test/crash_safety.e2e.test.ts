@@ -13,7 +13,7 @@ import Database from "better-sqlite3";
 import { Code } from "@connectrpc/connect";
 import { afterAll, describe, expect, it } from "vitest";
 import { CodeCipher } from "../src/crypto/code_cipher.js";
-import { loadOrCreateEncryptionKey } from "../src/server/data_dir.js";
+import { loadOrCreateEncryptionKey } from "../src/eventstore/data_dir.js";
 import { startCliServer, type CliServer } from "./support/cli.js";
 import { allClients, type TestClient } from "./support/clients.js";
 import { addUser, startSmtpServer, waitUntil, type TestSmtpServer } from "./support/notification.js";

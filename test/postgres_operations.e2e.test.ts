@@ -12,7 +12,7 @@ import pg from "pg";
 import { afterEach, describe, expect, inject, it } from "vitest";
 import type { Config } from "../src/config.js";
 import { DEFAULT_RATE_LIMITS } from "../src/ratelimit/rules.js";
-import { loadOrCreateEncryptionKey } from "../src/server/data_dir.js";
+import { loadOrCreateEncryptionKey } from "../src/eventstore/data_dir.js";
 import { runCli, startCliServer } from "./support/cli.js";
 import { addUser, realCode, resetPassword, waitUntil } from "./support/notification.js";
 import { createDatabase, startPostgres } from "./support/postgres.js";

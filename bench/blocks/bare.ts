@@ -9,7 +9,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { ADMIN_TOKEN_FILE } from "../../src/server/data_dir.js";
+import { ADMIN_TOKEN_FILE } from "../../src/eventstore/data_dir.js";
 import { config } from "../lib/config.js";
 import type { Server } from "../lib/latchkey.js";
 import { warmAndMeasure, type Measurement } from "../lib/measure.js";

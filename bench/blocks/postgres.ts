@@ -10,7 +10,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { ADMIN_TOKEN_FILE, ENCRYPTION_KEY_FILE } from "../../src/server/data_dir.js";
+import { ADMIN_TOKEN_FILE, ENCRYPTION_KEY_FILE } from "../../src/eventstore/data_dir.js";
 import { config } from "../lib/config.js";
 import { REPO, startLatchkey, type Server } from "../lib/latchkey.js";
 import { warmAndMeasure, type Measurement, type Target } from "../lib/measure.js";

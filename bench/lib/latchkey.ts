@@ -11,7 +11,7 @@ import { generateCode } from "../../src/crypto/codes.js";
 import { newId } from "../../src/crypto/ids.js";
 import { UserEvents } from "../../src/command/user/events.js";
 import { emailLookup, usernameConstraint } from "../../src/command/user/commands.js";
-import { ADMIN_TOKEN_FILE, DATABASE_FILE, loadOrCreateEncryptionKey } from "../../src/server/data_dir.js";
+import { ADMIN_TOKEN_FILE, DATABASE_FILE, loadOrCreateEncryptionKey } from "../../src/eventstore/data_dir.js";
 import { log, treeCpuTimes, type TreeTimes } from "./util.js";
 
 export const REPO = path.resolve(import.meta.dirname, "../..");

@@ -6,7 +6,7 @@ import Database from "better-sqlite3";
 import { CodeCipher } from "../../src/crypto/code_cipher.js";
 import { generateCode } from "../../src/crypto/codes.js";
 import { UserEvents } from "../../src/command/user/events.js";
-import { DATABASE_FILE, loadOrCreateEncryptionKey } from "../../src/server/data_dir.js";
+import { DATABASE_FILE, loadOrCreateEncryptionKey } from "../../src/eventstore/data_dir.js";
 import { config } from "./config.js";
 import { REPO, RESETS_PER_SEEDED_USER, seedDirect, seedViaApi, startLatchkey } from "./latchkey.js";
 import { freePort, log, run } from "./util.js";

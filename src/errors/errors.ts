@@ -17,6 +17,11 @@ export class LatchkeyError extends Error {
     super(`${text} (${id})`);
     this.name = "LatchkeyError";
   }
+
+  /** What the error details on the wire name: this error's id and key; an error with several reasons names each. */
+  get reasons(): readonly { id: string; key: string }[] {
+    return [{ id: this.id, key: this.key }];
+  }
 }
 
 type Thrower = (id: string, key: string, text: string) => LatchkeyError;
@@ -35,3 +40,6 @@ export const resourceExhausted = of(Code.ResourceExhausted);
 export const unavailable = of(Code.Unavailable);
 export const internal = of(Code.Internal);
 export const unimplemented = of(Code.Unimplemented);
+
+/** A setting that cannot be used (a flag, a variable, a template): the CLI reports it as one line and exits with 2. */
+export class ConfigError extends Error {}

@@ -1,6 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { ErrorDetailSchema } from "../../gen/zitadel/v1/message_pb.js";
-import { PasswordRejectedError } from "../command/password_rules/rejection.js";
 import { LatchkeyError } from "./errors.js";
 
 /**
@@ -10,8 +9,7 @@ import { LatchkeyError } from "./errors.js";
  */
 export function toConnectError(err: unknown): ConnectError {
   if (err instanceof LatchkeyError) {
-    // a refused password names every rule it breaks, one detail each
-    const details = err instanceof PasswordRejectedError ? err.violations.map((v) => ({ id: v.id, message: v.key })) : [{ id: err.id, message: err.key }];
+    const details = err.reasons.map(({ id, key }) => ({ id, message: key }));
     // the cause stays on the server: for the log, never on the wire
     return new ConnectError(err.message, err.code, undefined, details.map((value) => ({ desc: ErrorDetailSchema, value })), err);
   }

@@ -39,6 +39,7 @@ import {
 import { GroupCommit, type Outcome } from "./group_commit.js";
 import { latestPostgresVersion, migratePostgres } from "./postgres_migrations.js";
 import { createPool, mapConnectionErrors, withTransaction, type PoolOptions } from "./postgres_pool.js";
+import { EVENT_COLUMNS, toStoredEvent, type EventRow } from "./rows.js";
 
 /**
  * PostgreSQL's text cannot hold NUL, so no stored key contains one: a key
@@ -59,22 +60,6 @@ export interface PostgresEventStore extends EventStore {
   /** The connection pool; other modules keep their own tables in the same database. */
   readonly pool: Pool;
 }
-
-interface EventRow {
-  position: string;
-  instance_id: string;
-  aggregate_type: string;
-  aggregate_id: string;
-  sequence: number;
-  event_type: string;
-  payload: Record<string, unknown>;
-  created_at: Date;
-  resource_owner: string;
-  editor: string;
-}
-
-const EVENT_COLUMNS =
-  "position, instance_id, aggregate_type, aggregate_id, sequence, event_type, payload, created_at, resource_owner, editor";
 
 /** Advisory lock (int4, int4) serialising the event inserts of one instance: "lk" and the instance's hash. */
 const APPEND_LOCK_SPACE = 0x6c6b0002;
@@ -330,17 +315,3 @@ function eventKey(type: string, id: string, sequence: number): string {
   return JSON.stringify([type, id, sequence]);
 }
 
-function toStoredEvent(row: EventRow): StoredEvent {
-  return {
-    position: Number(row.position),
-    instanceId: row.instance_id,
-    aggregateType: row.aggregate_type,
-    aggregateId: row.aggregate_id,
-    sequence: row.sequence,
-    type: row.event_type,
-    payload: row.payload,
-    createdAt: row.created_at,
-    resourceOwner: row.resource_owner,
-    editor: row.editor,
-  };
-}

@@ -1,19 +1,18 @@
 import type { MessagePort } from "node:worker_threads";
 import Database from "better-sqlite3";
-import {
-  ConcurrencyError,
-  UniqueConstraintError,
-  type AggregateRef,
-  type EventStore,
-  type Lookup,
-  type Snapshot,
-  type StoredEvent,
-  type UniqueConstraint,
+import type {
+  AggregateRef,
+  EventStore,
+  Lookup,
+  Snapshot,
+  StoredEvent,
+  UniqueConstraint,
 } from "./eventstore.js";
 import { GroupCommit } from "./group_commit.js";
 import { migrateSqlite, sqliteMigrations } from "./sqlite_migrations.js";
 import type { AppendRequest, CounterRow, WriterOptions } from "./sqlite_writer.js";
 import { connectWriter, startWriter, type WriterClient } from "./sqlite_writer_client.js";
+import { EVENT_COLUMNS, toStoredEvent, type EventRow } from "./rows.js";
 
 export interface SqliteEventStoreOptions {
   readonly file: string;
@@ -40,25 +39,9 @@ export interface SqliteEventStore extends EventStore {
   writerPort(): MessagePort;
 }
 
-interface EventRow {
-  position: number;
-  instance_id: string;
-  aggregate_type: string;
-  aggregate_id: string;
-  sequence: number;
-  event_type: string;
-  payload: string;
-  created_at: number;
-  resource_owner: string;
-  editor: string;
-}
-
 type AggregateKey = [instanceId: string, type: string, id: string];
 type UniqueKey = [instanceId: string, kind: string, value: string];
 type LookupKey = [instanceId: string, kind: string, value: string];
-
-const EVENT_COLUMNS =
-  "position, instance_id, aggregate_type, aggregate_id, sequence, event_type, payload, created_at, resource_owner, editor";
 
 export function openSqliteEventStore(options: SqliteEventStoreOptions): SqliteEventStore {
   // the writer thread opens the file again: an in-memory database would be another one there
@@ -192,17 +175,3 @@ function createStore(db: Database.Database, instanceId: string, writer: WriterCl
   };
 }
 
-function toStoredEvent(row: EventRow): StoredEvent {
-  return {
-    position: row.position,
-    instanceId: row.instance_id,
-    aggregateType: row.aggregate_type,
-    aggregateId: row.aggregate_id,
-    sequence: row.sequence,
-    type: row.event_type,
-    payload: JSON.parse(row.payload) as Record<string, unknown>,
-    createdAt: new Date(row.created_at),
-    resourceOwner: row.resource_owner,
-    editor: row.editor,
-  };
-}

@@ -1,7 +1,7 @@
 /** Starts the notifier in its own thread (thread.ts) and relays its log lines and delivery outcomes. */
 import { Worker, type MessagePort } from "node:worker_threads";
 import pino from "pino";
-import type { Config } from "../config.js";
+import type { NotificationSettings } from "./settings.js";
 import type { Logger } from "../logger.js";
 import type { Notifier, NotifierOptions } from "./notifier.js";
 import type { NotifierThreadData, NotifierThreadMessage } from "./thread.js";
@@ -17,7 +17,7 @@ export interface NotifierThreadOptions {
   onConflict?: () => void;
 }
 
-export async function startNotifierThread(config: Config, options: NotifierThreadOptions): Promise<Notifier> {
+export async function startNotifierThread(config: NotificationSettings, options: NotifierThreadOptions): Promise<Notifier> {
   // from src/ (under the tests) the thread's modules are TypeScript that imports with .js names: tsx resolves them
   const fromSource = import.meta.url.endsWith(".ts");
   const data: NotifierThreadData = {

@@ -8,7 +8,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import Handlebars from "handlebars";
 import { renderUrlTemplate } from "../command/url_template.js";
-import { ConfigError } from "../config.js";
+import { ConfigError } from "../errors/errors.js";
 
 export type MessageKind = "passwordReset" | "passwordChanged";
 

@@ -15,7 +15,8 @@ import { randomBytes } from "node:crypto";
 import os from "node:os";
 import type { Pool } from "pg";
 import { mapConnectionErrors, withTransaction } from "../eventstore/postgres_pool.js";
-import type { Job, NotificationState } from "./state.js";
+import type { NotificationState } from "./state.js";
+import { toJob, type JobRow } from "./jobs.js";
 
 /** The NotificationState on PostgreSQL, where claims hold across processes. */
 export type SharedNotificationState = NotificationState;
@@ -26,16 +27,6 @@ export interface PostgresNotificationStateOptions {
   owner?: string;
   /** how long a claim holds before another process may take the job over (default 2 minutes) */
   leaseMs?: number;
-}
-
-interface JobRow {
-  position: string;
-  aggregate_type: string;
-  aggregate_id: string;
-  sequence: number;
-  attempts: number;
-  next_attempt_at: string;
-  created_at: string;
 }
 
 export function postgresNotificationState(pool: Pool, options: PostgresNotificationStateOptions = {}): SharedNotificationState {
@@ -135,14 +126,3 @@ export function postgresNotificationState(pool: Pool, options: PostgresNotificat
   };
 }
 
-function toJob(row: JobRow): Job {
-  return {
-    position: Number(row.position),
-    aggregateType: row.aggregate_type,
-    aggregateId: row.aggregate_id,
-    sequence: row.sequence,
-    attempts: row.attempts,
-    nextAttemptAt: Number(row.next_attempt_at),
-    createdAt: Number(row.created_at),
-  };
-}

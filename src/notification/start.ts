@@ -1,6 +1,6 @@
 /** Builds the notifier from the configuration: providers and templates. */
 import type { Aggregates } from "../command/aggregates.js";
-import type { Config } from "../config.js";
+import type { NotificationSettings } from "./settings.js";
 import type { CodeCipher } from "../crypto/code_cipher.js";
 import type { EventStore } from "../eventstore/eventstore.js";
 import type { Logger } from "../logger.js";
@@ -22,7 +22,7 @@ export interface NotificationDeps {
   onDelivery?: NotifierOptions["onDelivery"];
 }
 
-export function startNotification(config: Config, deps: NotificationDeps): Notifier {
+export function startNotification(config: NotificationSettings, deps: NotificationDeps): Notifier {
   const from = config.smtpFrom || `noreply@${new URL(config.externalUrl).hostname}`;
   const files = outbox(config.dataDir, from);
   const email = config.smtpUrl ? smtpProvider(config.smtpUrl, from) : files.email;

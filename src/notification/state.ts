@@ -4,20 +4,9 @@
  * here for SQLite, in postgres_state.ts for PostgreSQL.
  */
 import type Database from "better-sqlite3";
+import { toJob, type Job, type NewJob, type SqliteJobRow } from "./jobs.js";
 
-export interface NewJob {
-  position: number;
-  aggregateType: string;
-  aggregateId: string;
-  sequence: number;
-  /** when the trigger event happened (Unix ms) */
-  createdAt: number;
-}
-
-export interface Job extends NewJob {
-  attempts: number;
-  nextAttemptAt: number;
-}
+export type { Job, NewJob };
 
 /**
  * The notifier's progress. Every call is async so that one interface serves
@@ -44,16 +33,6 @@ export interface NotificationState {
   stats(): Promise<{ head: number; pending: number; oldestPendingAt?: number }>;
 }
 
-interface JobRow {
-  position: number;
-  aggregate_type: string;
-  aggregate_id: string;
-  sequence: number;
-  attempts: number;
-  next_attempt_at: number;
-  created_at: number;
-}
-
 export function sqliteNotificationState(db: Database.Database, instanceId = "default"): NotificationState {
   const stmt = {
     checkpoint: db.prepare<[string], number>("SELECT position FROM notification_checkpoints WHERE instance_id = ?").pluck(),
@@ -66,7 +45,7 @@ export function sqliteNotificationState(db: Database.Database, instanceId = "def
          (instance_id, position, aggregate_type, aggregate_id, sequence, next_attempt_at, created_at)
        VALUES (?, ?, ?, ?, ?, ?, ?)`,
     ),
-    due: db.prepare<[string, number, number], JobRow>(
+    due: db.prepare<[string, number, number], SqliteJobRow>(
       `SELECT position, aggregate_type, aggregate_id, sequence, attempts, next_attempt_at, created_at
        FROM notification_jobs WHERE instance_id = ? AND next_attempt_at <= ?
        ORDER BY next_attempt_at, position LIMIT ?`,
@@ -97,15 +76,7 @@ export function sqliteNotificationState(db: Database.Database, instanceId = "def
         .all(instanceId, now, limit + claimed.size)
         .filter((r) => !claimed.has(r.position))
         .slice(0, limit)
-        .map((r) => ({
-          position: r.position,
-          aggregateType: r.aggregate_type,
-          aggregateId: r.aggregate_id,
-          sequence: r.sequence,
-          attempts: r.attempts,
-          nextAttemptAt: r.next_attempt_at,
-          createdAt: r.created_at,
-        }));
+        .map(toJob);
       for (const job of jobs) claimed.add(job.position);
       return jobs;
     },

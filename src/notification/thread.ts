@@ -8,19 +8,19 @@
 import { parentPort, workerData, type MessagePort } from "node:worker_threads";
 import { Writable } from "node:stream";
 import { Aggregates } from "../command/aggregates.js";
-import type { Config } from "../config.js";
+import type { NotificationSettings } from "./settings.js";
 import { CodeCipher } from "../crypto/code_cipher.js";
 import { createLogger } from "../logger.js";
-import { instrumentEventStore } from "../metrics/eventstore.js";
-import type { Metrics } from "../metrics/metrics.js";
-import { openBackend } from "../server/backend.js";
+import { observeAppends } from "../eventstore/observed.js";
+import { openBackend } from "../eventstore/open.js";
 import type { Channel } from "./decide.js";
 import type { DeliveryOutcome } from "./notifier.js";
 import { startNotification } from "./start.js";
+import { notificationStateFor } from "./state_for.js";
 
 export interface NotifierThreadData {
   latchkeyNotifier: true;
-  config: Config;
+  config: NotificationSettings;
   keys: Buffer[];
   /** the fields of the starting thread's log lines (a worker's index, say) */
   logBindings: Record<string, unknown>;
@@ -50,13 +50,13 @@ async function run(data: NotifierThreadData): Promise<void> {
   const logger = createLogger({ level: config.logLevel, destination }).child(data.logBindings);
   const backend = await openBackend({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, sqliteWriter: data.writer });
   // its appends count in the serving thread's metrics like that thread's own
-  const store = instrumentEventStore(backend.store, {
-    appendDuration: { observe: (seconds: number) => post({ kind: "append", seconds }) },
-    concurrencyConflicts: { inc: () => post({ kind: "conflict" }) },
-  } as unknown as Pick<Metrics, "appendDuration" | "concurrencyConflicts">);
+  const store = observeAppends(backend.store, {
+    onAppend: (seconds) => post({ kind: "append", seconds }),
+    onConflict: () => post({ kind: "conflict" }),
+  });
   const notifier = startNotification(config, {
     store,
-    state: backend.notificationState({ leaseMs: config.notifyLeaseMs }),
+    state: notificationStateFor(backend, { leaseMs: config.notifyLeaseMs }),
     aggregates: new Aggregates(store),
     cipher: new CodeCipher(data.keys),
     clock: () => new Date(),

@@ -8,6 +8,7 @@
 import type { Pool, QueryConfig } from "pg";
 import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRes, type IRateLimiterOptions, type RateLimiterAbstract } from "rate-limiter-flexible";
 import { mapConnectionErrors } from "../eventstore/postgres_pool.js";
+import type { Backend } from "../eventstore/open.js";
 
 export interface LimiterOptions {
   /** keeps the counters of different limiters apart */
@@ -135,4 +136,11 @@ export function postgresRateLimitStore(pool: Pool): RateLimitStore {
       }),
     close: async () => clearInterval(sweep),
   };
+}
+
+/** The counters in the backend's own database: kept in memory and saved through the writer on SQLite, in a table on PostgreSQL. */
+export function rateLimitStoreFor(backend: Backend): RateLimitStore {
+  if (backend.kind === "postgresql") return postgresRateLimitStore(backend.store.pool);
+  const { store } = backend;
+  return memoryRateLimitStore({ load: (at) => store.loadCounters(at), save: (counters, at) => store.saveCounters(counters, at) });
 }

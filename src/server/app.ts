@@ -13,17 +13,19 @@ import { CodeCipher } from "../crypto/code_cipher.js";
 import { hashQueue } from "../crypto/hash_queue.js";
 import { argon2idHasher, type PasswordHasher } from "../crypto/passwords.js";
 import type { EventStore } from "../eventstore/eventstore.js";
+import { observeAppends } from "../eventstore/observed.js";
 import type { Logger } from "../logger.js";
-import { instrumentEventStore } from "../metrics/eventstore.js";
 import type { Metrics } from "../metrics/metrics.js";
 import { watchNotifier } from "../metrics/notifier.js";
 import { instrumentRateLimits } from "../metrics/rate_limits.js";
 import { startNotifierThread } from "../notification/in_thread.js";
 import type { Notifier } from "../notification/notifier.js";
 import { startNotification } from "../notification/start.js";
+import { notificationStateFor } from "../notification/state_for.js";
 import { createRateLimits, type RateLimits } from "../ratelimit/limits.js";
-import { describeBackend, openBackend, type BackendKind, type BackendOptions } from "./backend.js";
-import { ADMIN_TOKEN_FILE, DATABASE_FILE, dataDirExists, ensureDataDir, writeSecretFile } from "./data_dir.js";
+import { rateLimitStoreFor } from "../ratelimit/store.js";
+import { describeBackend, openBackend, type BackendKind, type BackendOptions } from "../eventstore/open.js";
+import { ADMIN_TOKEN_FILE, DATABASE_FILE, dataDirExists, ensureDataDir, writeSecretFile } from "../eventstore/data_dir.js";
 import { checkEncryptionKeys, loadEncryptionKeys } from "./encryption_keys.js";
 
 export interface App {
@@ -86,7 +88,12 @@ export async function openApp(config: Config, logger: Logger, options: AppOption
   const keys = loadEncryptionKeys(config);
   const backend = await openBackend({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, clock });
   const { metrics } = options;
-  const store = metrics ? instrumentEventStore(backend.store, metrics) : backend.store;
+  // the notifier thread's appends count here too, like this thread's own
+  const onAppend = metrics && {
+    onAppend: (seconds: number) => metrics.appendDuration.observe(seconds),
+    onConflict: () => metrics.concurrencyConflicts.inc(),
+  };
+  const store = onAppend ? observeAppends(backend.store, onAppend) : backend.store;
   const adminTokenFile = path.join(config.dataDir, ADMIN_TOKEN_FILE);
   let keyIds: string[];
   try {
@@ -125,25 +132,21 @@ export async function openApp(config: Config, logger: Logger, options: AppOption
     codes: { length: config.codeLength, ttlMs: config.codeTtlSeconds * 1000, maxAttempts: config.maxCodeAttempts },
     ...(config.breachedRangeUrl !== undefined && { breachRange: breachRange({ url: config.breachedRangeUrl, logger }) }),
   });
-  const notificationState = backend.notificationState({ leaseMs: config.notifyLeaseMs });
+  const notificationState = notificationStateFor(backend, { leaseMs: config.notifyLeaseMs });
   // the process that runs the notifier reports its gauges (a cluster sums every worker's)
   if (metrics && options.runNotifier !== false) watchNotifier(metrics, notificationState, clock, logger);
   const onDelivery = metrics && { onDelivery: metrics.delivery };
-  const onAppend = metrics && {
-    onAppend: (seconds: number) => metrics.appendDuration.observe(seconds),
-    onConflict: () => metrics.concurrencyConflicts.inc(),
-  };
   let notifier: Notifier | undefined;
   try {
     if (options.runNotifier === false) notifier = undefined;
     // a clock chosen by a test cannot reach another thread
     else if (options.clock) notifier = startNotification(config, { store, state: notificationState, aggregates, cipher, clock, logger, ...onDelivery });
-    else notifier = await startNotifierThread(config, { keys, logger, ...(backend.writerPort && { writer: backend.writerPort() }), ...onDelivery, ...onAppend });
+    else notifier = await startNotifierThread(config, { keys, logger, ...(backend.kind === "sqlite" && { writer: backend.store.writerPort() }), ...onDelivery, ...onAppend });
   } catch (err) {
     await store.close();
     throw err;
   }
-  const limitStore = backend.rateLimitStore();
+  const limitStore = rateLimitStoreFor(backend);
   const limits = createRateLimits(limitStore, config.rateLimits);
   const background = new ResetQueue({
     ...DEFAULT_RESET_QUEUE,

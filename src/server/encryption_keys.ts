@@ -14,7 +14,7 @@ import { INSTANCE_AGGREGATE, INSTANCE_ID } from "../command/instance.js";
 import type { Config } from "../config.js";
 import { keyId } from "../crypto/code_cipher.js";
 import type { EventStore } from "../eventstore/eventstore.js";
-import { ensureDataDir, loadOrCreateEncryptionKey } from "./data_dir.js";
+import { ensureDataDir, loadOrCreateEncryptionKey } from "../eventstore/data_dir.js";
 
 export const KEYS_RECORDED = "instance.encryption_keys.recorded";
 

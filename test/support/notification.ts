@@ -8,7 +8,7 @@ import PostalMime, { type Email } from "postal-mime";
 import { SMTPServer } from "smtp-server";
 import { CodeCipher } from "../../src/crypto/code_cipher.js";
 import type { StoredEvent } from "../../src/eventstore/eventstore.js";
-import { loadOrCreateEncryptionKey } from "../../src/server/data_dir.js";
+import { loadOrCreateEncryptionKey } from "../../src/eventstore/data_dir.js";
 import { allClients, type TestClient } from "./clients.js";
 
 export interface ReceivedMail {

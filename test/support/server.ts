@@ -8,7 +8,7 @@ import { createOperatorCommands } from "../../src/command/instance.js";
 import { defaultConfig, type Config } from "../../src/config.js";
 import { createLogger } from "../../src/logger.js";
 import type { PasswordHasher } from "../../src/crypto/passwords.js";
-import { loadOrCreateEncryptionKey } from "../../src/server/data_dir.js";
+import { loadOrCreateEncryptionKey } from "../../src/eventstore/data_dir.js";
 import { startServer, type RunningServer } from "../../src/server/server.js";
 import { testDatabaseFor } from "./backend.js";
 

@@ -10,4 +10,9 @@ export class PasswordRejectedError extends LatchkeyError {
     super(Code.InvalidArgument, first.id, first.key, `The password does not meet the password policy, ${violations.map((v) => v.text).join("; ")}`);
     this.name = "PasswordRejectedError";
   }
+
+  /** every rule the password breaks, one detail each */
+  override get reasons(): readonly { id: string; key: string }[] {
+    return this.violations.map((v) => ({ id: v.id, key: v.key }));
+  }
 }

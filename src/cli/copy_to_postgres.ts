@@ -7,9 +7,11 @@
  */
 import { needsMessage } from "../notification/decide.js";
 import type { NewJob } from "../notification/state.js";
-import { openPostgresEventStore } from "./postgres.js";
-import { withTransaction } from "./postgres_pool.js";
-import { openSqliteEventStore } from "./sqlite.js";
+import { openPostgresEventStore } from "../eventstore/postgres.js";
+import { withTransaction } from "../eventstore/postgres_pool.js";
+import { openSqliteEventStore } from "../eventstore/sqlite.js";
+import type { SqliteEventRow } from "../eventstore/rows.js";
+import type { SqliteJobRow } from "../notification/jobs.js";
 
 export interface CopySummary {
   events: number;
@@ -23,30 +25,6 @@ export class CopyError extends Error {}
 
 const CHUNK = 1000;
 
-interface SourceEvent {
-  position: number;
-  instance_id: string;
-  aggregate_type: string;
-  aggregate_id: string;
-  sequence: number;
-  event_type: string;
-  payload: string;
-  created_at: number;
-  resource_owner: string;
-  editor: string;
-}
-
-interface SourceJob {
-  instance_id: string;
-  position: number;
-  aggregate_type: string;
-  aggregate_id: string;
-  sequence: number;
-  attempts: number;
-  next_attempt_at: number;
-  created_at: number;
-}
-
 /** Copies the SQLite file `from` (stop the instance using it first) into the PostgreSQL database `to`. */
 export async function copySqliteToPostgres(from: string, to: string, now = Date.now()): Promise<CopySummary> {
   const source = openSqliteEventStore({ file: from });
@@ -57,10 +35,10 @@ export async function copySqliteToPostgres(from: string, to: string, now = Date.
   try {
     const { db } = source;
     const rows = <R>(sql: string) => db.prepare<[], R>(sql).all();
-    const events = rows<SourceEvent>("SELECT * FROM events ORDER BY position");
+    const events = rows<SqliteEventRow>("SELECT * FROM events ORDER BY position");
     const uniques = rows<{ instance_id: string; kind: string; value: string; aggregate_id: string }>("SELECT * FROM unique_constraints");
     const lookups = rows<{ instance_id: string; kind: string; value: string; aggregate_id: string }>("SELECT * FROM lookups");
-    const jobs = rows<SourceJob>("SELECT * FROM notification_jobs");
+    const jobs = rows<SqliteJobRow>("SELECT * FROM notification_jobs");
     const checkpoints = new Map(rows<{ instance_id: string; position: number }>("SELECT * FROM notification_checkpoints").map((c) => [c.instance_id, c.position]));
 
     // what the SQLite notifier would have found in the events it had not read yet
@@ -86,7 +64,7 @@ export async function copySqliteToPostgres(from: string, to: string, now = Date.
       if (rowCount !== 0) throw new CopyError("the target database already holds events; copy needs an empty database");
       for (let i = 0; i < events.length; i += CHUNK) {
         const chunk = events.slice(i, i + CHUNK);
-        const col = <T>(pick: (e: SourceEvent) => T) => chunk.map(pick);
+        const col = <T>(pick: (e: SqliteEventRow) => T) => chunk.map(pick);
         await client.query(
           `INSERT INTO events (position, instance_id, aggregate_type, aggregate_id, sequence, event_type, payload, created_at, resource_owner, editor)
            OVERRIDING SYSTEM VALUE

@@ -1,29 +1,19 @@
 /**
  * The database an instance keeps its state in: the SQLite file in the data
  * directory (the default), or a PostgreSQL database several instances share.
- * Each backend hands out the event store, the notifier's state and the rate
- * limit counters, all in that one database.
+ * The notifier's state and the rate limit counters live in the same database
+ * (see notification/state_for.ts and ratelimit/store.ts).
  */
 import path from "node:path";
 import type { MessagePort } from "node:worker_threads";
-import type { EventStore } from "../eventstore/eventstore.js";
-import { openPostgresEventStore } from "../eventstore/postgres.js";
-import { openSqliteEventStore } from "../eventstore/sqlite.js";
-import { postgresNotificationState } from "../notification/postgres_state.js";
-import { sqliteNotificationState, type NotificationState } from "../notification/state.js";
-import { memoryRateLimitStore, postgresRateLimitStore, type RateLimitStore } from "../ratelimit/store.js";
 import { DATABASE_FILE, ensureDataDir } from "./data_dir.js";
+import { openPostgresEventStore, type PostgresEventStore } from "./postgres.js";
+import { openSqliteEventStore, type SqliteEventStore } from "./sqlite.js";
 
 export type BackendKind = "sqlite" | "postgresql";
 
-export interface Backend {
-  readonly kind: BackendKind;
-  readonly store: EventStore;
-  notificationState(options: { leaseMs: number }): NotificationState;
-  rateLimitStore(): RateLimitStore;
-  /** on SQLite: a port to the event store's writer, for a store in another thread */
-  writerPort?(): MessagePort;
-}
+/** The opened store, by kind: what the notifier's state and the rate limit counters are built on. */
+export type Backend = { readonly kind: "sqlite"; readonly store: SqliteEventStore } | { readonly kind: "postgresql"; readonly store: PostgresEventStore };
 
 export interface BackendOptions {
   dataDir: string;
@@ -37,13 +27,7 @@ export interface BackendOptions {
 export async function openBackend(options: BackendOptions): Promise<Backend> {
   const now = options.clock && { now: options.clock };
   if (options.databaseUrl) {
-    const store = await openPostgresEventStore({ url: options.databaseUrl, ...now });
-    return {
-      kind: "postgresql",
-      store,
-      notificationState: ({ leaseMs }) => postgresNotificationState(store.pool, { leaseMs }),
-      rateLimitStore: () => postgresRateLimitStore(store.pool),
-    };
+    return { kind: "postgresql", store: await openPostgresEventStore({ url: options.databaseUrl, ...now }) };
   }
   ensureDataDir(options.dataDir);
   const store = openSqliteEventStore({
@@ -57,13 +41,7 @@ export async function openBackend(options: BackendOptions): Promise<Backend> {
     await store.close();
     throw err;
   }
-  return {
-    kind: "sqlite",
-    store,
-    notificationState: () => sqliteNotificationState(store.db),
-    writerPort: () => store.writerPort(),
-    rateLimitStore: () => memoryRateLimitStore({ load: (at) => store.loadCounters(at), save: (counters, at) => store.saveCounters(counters, at) }),
-  };
+  return { kind: "sqlite", store };
 }
 
 /** Where the state lives, for log lines and messages: never the database password. */

@@ -1,19 +1,23 @@
-import { ConcurrencyError, type EventStore } from "../eventstore/eventstore.js";
-import type { Metrics } from "./metrics.js";
+import { ConcurrencyError, type EventStore } from "./eventstore.js";
 
-/** The same store, with the time of each append and the concurrency conflicts counted. */
-export function instrumentEventStore(store: EventStore, metrics: Pick<Metrics, "appendDuration" | "concurrencyConflicts">): EventStore {
-  const { appendDuration, concurrencyConflicts } = metrics;
+/** What an observer of appends hears: each append's time, failed ones included, and each concurrency conflict. */
+export interface AppendObserver {
+  onAppend(seconds: number): void;
+  onConflict(): void;
+}
+
+/** The same store, telling the observer of every append. */
+export function observeAppends(store: EventStore, observer: AppendObserver): EventStore {
   return {
     async append(writes) {
       const started = performance.now();
       try {
         return await store.append(writes);
       } catch (err) {
-        if (err instanceof ConcurrencyError) concurrencyConflicts.inc();
+        if (err instanceof ConcurrencyError) observer.onConflict();
         throw err;
       } finally {
-        appendDuration.observe((performance.now() - started) / 1000);
+        observer.onAppend((performance.now() - started) / 1000);
       }
     },
     readAggregate: (aggregate, afterSequence) => store.readAggregate(aggregate, afterSequence),
