@@ -1,11 +1,8 @@
 import type { Pool } from "pg";
 import { withTransaction } from "./postgres_pool.js";
+import { assertAscending, type Migration } from "./migration.js";
 
-export interface PostgresMigration {
-  readonly version: number;
-  readonly name: string;
-  readonly sql: string;
-}
+export type PostgresMigration = Migration;
 
 /**
  * Applied in order; append new migrations with a higher version, never edit old ones.
@@ -122,7 +119,7 @@ export async function migratePostgres(
   pool: Pool,
   migrations: readonly PostgresMigration[] = postgresMigrations,
 ): Promise<number[]> {
-  assertAscending(migrations);
+  assertAscending("postgres", migrations);
   return withTransaction(pool, async (client) => {
     await client.query("SELECT pg_advisory_xact_lock($1, $2)", [...MIGRATION_LOCK]);
     await client.query(CREATE_MIGRATIONS_TABLE);
@@ -140,12 +137,3 @@ export async function migratePostgres(
 
 /** The highest version `migratePostgres` applies. */
 export const latestPostgresVersion = postgresMigrations.at(-1)?.version ?? 0;
-
-function assertAscending(migrations: readonly PostgresMigration[]): void {
-  migrations.forEach((m, i) => {
-    const previous = migrations[i - 1];
-    if (previous !== undefined && m.version <= previous.version) {
-      throw new Error(`postgres migration ${m.version} must come after ${previous.version}`);
-    }
-  });
-}

@@ -1,10 +1,7 @@
 import type Database from "better-sqlite3";
+import { assertAscending, type Migration } from "./migration.js";
 
-export interface SqliteMigration {
-  readonly version: number;
-  readonly name: string;
-  readonly sql: string;
-}
+export type SqliteMigration = Migration;
 
 /** Applied in order; append new migrations with a higher version, never edit old ones. */
 export const sqliteMigrations: readonly SqliteMigration[] = [
@@ -127,7 +124,7 @@ export function migrateSqlite(
   db: Database.Database,
   migrations: readonly SqliteMigration[] = sqliteMigrations,
 ): number[] {
-  assertAscending(migrations);
+  assertAscending("sqlite", migrations);
   db.exec(CREATE_MIGRATIONS_TABLE);
   const isApplied = db
     .prepare<[number], number>("SELECT 1 FROM schema_migrations WHERE version = ?")
@@ -147,13 +144,4 @@ export function migrateSqlite(
     if (isApplied.get(m.version) === undefined && applyOnce.immediate(m)) applied.push(m.version);
   }
   return applied;
-}
-
-function assertAscending(migrations: readonly SqliteMigration[]): void {
-  migrations.forEach((m, i) => {
-    const previous = migrations[i - 1];
-    if (previous !== undefined && m.version <= previous.version) {
-      throw new Error(`sqlite migration ${m.version} must come after ${previous.version}`);
-    }
-  });
 }
