@@ -16,7 +16,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ["api", "auth0", "ui", "metrics"],
   ["ratelimit"],
   ["notification"],
-  ["query", "audit"],
+  ["query"],
   ["command"],
   ["eventstore"],
   ["crypto", "errors", "http", "logger"],

@@ -1,9 +1,10 @@
 /** The audit record: what the commands write, and how `latchkey audit` prints a history. */
 import { describe, expect, it } from "vitest";
-import { auditEntries, formatJsonLines, formatLines } from "../src/audit/history.js";
+import { auditEntries, formatJsonLines, formatLines } from "../src/query/audit_history.js";
 import { cleanUserAgent, requestOrigin, USER_AGENT_MAX_LENGTH } from "../src/http/origin.js";
 import type { Principal } from "../src/command/permissions.js";
-import { decidePasswordReset, decideSetPassword, type PasswordProof, type SetPassword } from "../src/command/user/decide.js";
+import { decidePasswordReset } from "../src/command/user/decide.js";
+import { decideSetPassword, type PasswordProof, type SetPassword } from "../src/command/user/decide_password.js";
 import { UserEvents, foldUser } from "../src/command/user/events.js";
 import type { StoredEvent } from "../src/eventstore/eventstore.js";
 import { addressMatcher } from "../src/http/client_address.js";

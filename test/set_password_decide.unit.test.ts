@@ -10,7 +10,7 @@ import {
   type ResetLinkCheck,
   type SetPassword,
   type Verdict,
-} from "../src/command/user/decide.js";
+} from "../src/command/user/decide_password.js";
 import { UserEvents, foldUser, type HumanAddedPayload, type UserState } from "../src/command/user/events.js";
 import type { Violation } from "../src/command/password_rules/check.js";
 import { LatchkeyError } from "../src/errors/errors.js";

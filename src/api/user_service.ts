@@ -2,15 +2,24 @@
  * zitadel.user.v2.UserService handlers: pick the oneof case, call one
  * command, map the result. Rules live in src/command.
  */
-import type { ServiceImpl } from "@connectrpc/connect";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { UserService } from "../../gen/zitadel/user/v2/user_service_pb.js";
-import { requirePrincipal } from "../command/permissions.js";
+import type { ObjectDetails } from "../command/details.js";
+import { requirePrincipal, type Principal } from "../command/permissions.js";
 import type { SetPasswordVerification, UserCommands } from "../command/user/commands.js";
+import type { UserQueries } from "../query/queries.js";
 import { originKey, principalKey } from "./context.js";
 import { toDetails } from "./details.js";
 import { toAddHumanInput, toProtoUser, toResetMedium } from "./user_mapping.js";
 
-export function userService(users: UserCommands): Partial<ServiceImpl<typeof UserService>> {
+/** Lock, unlock, deactivate, reactivate and delete: a user id in, the details of the one event out. */
+function stateChange(change: (principal: Principal, userId: string) => Promise<ObjectDetails>) {
+  return async (req: { userId: string }, ctx: HandlerContext) => ({
+    details: toDetails(await change(requirePrincipal(ctx.values.get(principalKey)), req.userId)),
+  });
+}
+
+export function userService(users: UserCommands, queries: UserQueries): Partial<ServiceImpl<typeof UserService>> {
   return {
     async addHumanUser(req, ctx) {
       const principal = requirePrincipal(ctx.values.get(principalKey));
@@ -20,34 +29,15 @@ export function userService(users: UserCommands): Partial<ServiceImpl<typeof Use
 
     async getUserByID(req, ctx) {
       const principal = requirePrincipal(ctx.values.get(principalKey));
-      const { user, details } = await users.getUserByID(principal, req.userId);
+      const { user, details } = await queries.getUserByID(principal, req.userId);
       return { details: toDetails(details), user: toProtoUser(req.userId, user, details) };
     },
 
-    async lockUser(req, ctx) {
-      const principal = requirePrincipal(ctx.values.get(principalKey));
-      return { details: toDetails(await users.lockUser(principal, req.userId)) };
-    },
-
-    async unlockUser(req, ctx) {
-      const principal = requirePrincipal(ctx.values.get(principalKey));
-      return { details: toDetails(await users.unlockUser(principal, req.userId)) };
-    },
-
-    async deactivateUser(req, ctx) {
-      const principal = requirePrincipal(ctx.values.get(principalKey));
-      return { details: toDetails(await users.deactivateUser(principal, req.userId)) };
-    },
-
-    async reactivateUser(req, ctx) {
-      const principal = requirePrincipal(ctx.values.get(principalKey));
-      return { details: toDetails(await users.reactivateUser(principal, req.userId)) };
-    },
-
-    async deleteUser(req, ctx) {
-      const principal = requirePrincipal(ctx.values.get(principalKey));
-      return { details: toDetails(await users.deleteUser(principal, req.userId)) };
-    },
+    lockUser: stateChange(users.lockUser),
+    unlockUser: stateChange(users.unlockUser),
+    deactivateUser: stateChange(users.deactivateUser),
+    reactivateUser: stateChange(users.reactivateUser),
+    deleteUser: stateChange(users.deleteUser),
 
     async passwordReset(req, ctx) {
       const principal = requirePrincipal(ctx.values.get(principalKey));

@@ -8,6 +8,7 @@ import type { Principal } from "../command/permissions.js";
 import { cachedAuthenticate } from "../command/token_cache.js";
 import { breachRange } from "../command/password_rules/breach_range.js";
 import { createUserCommands, type UserCommands } from "../command/user/commands.js";
+import { createUserQueries, type UserQueries } from "../query/queries.js";
 import type { Config } from "../config.js";
 import { CodeCipher } from "../crypto/code_cipher.js";
 import { hashQueue } from "../crypto/hash_queue.js";
@@ -33,6 +34,7 @@ export interface App {
   /** where the state lives: "sqlite" or "postgresql" */
   database: BackendKind;
   users: UserCommands;
+  queries: UserQueries;
   authenticate(token: string): Promise<Principal | undefined>;
   limits: RateLimits;
   /** the process's queue of password hashing */
@@ -123,7 +125,7 @@ export async function openApp(config: Config, logger: Logger, options: AppOption
       }),
     { maxWaiting: config.argon2MaxQueue },
   );
-  const users = createUserCommands({
+  const commandDeps = {
     store,
     aggregates,
     clock,
@@ -131,7 +133,9 @@ export async function openApp(config: Config, logger: Logger, options: AppOption
     hasher: hashing.hasher,
     codes: { length: config.codeLength, ttlMs: config.codeTtlSeconds * 1000, maxAttempts: config.maxCodeAttempts },
     ...(config.breachedRangeUrl !== undefined && { breachRange: breachRange({ url: config.breachedRangeUrl, logger }) }),
-  });
+  };
+  const users = createUserCommands(commandDeps);
+  const queries = createUserQueries(commandDeps);
   const notificationState = notificationStateFor(backend, { leaseMs: config.notifyLeaseMs });
   // the process that runs the notifier reports its gauges (a cluster sums every worker's)
   if (metrics && options.runNotifier !== false) watchNotifier(metrics, notificationState, clock, logger);
@@ -159,6 +163,7 @@ export async function openApp(config: Config, logger: Logger, options: AppOption
     store,
     database: backend.kind,
     users,
+    queries,
     authenticate: cachedAuthenticate((token) => authenticate(store, token), { ttlMs: config.tokenCacheSeconds * 1000, maxEntries: 10_000 }),
     limits: metrics ? instrumentRateLimits(limits, metrics) : limits,
     hashing,

@@ -23,8 +23,8 @@ const bench = process.env.LATCHKEY_BENCH_NOOP === "1" ? await import("../../gen/
 
 export function rpcRoutes(app: App): (router: ConnectRouter) => void {
   return (router) => {
-    router.service(UserService, userService(app.users));
-    router.service(UserServiceV2beta, userServiceV2beta(app.users));
+    router.service(UserService, userService(app.users, app.queries));
+    router.service(UserServiceV2beta, userServiceV2beta(app.users, app.queries));
     if (bench) router.service(bench.BenchService, { noop: () => ({}) });
     router.service(Health, healthService(app.store, { services: [UserService.typeName, UserServiceV2beta.typeName] }));
     reflection(router);

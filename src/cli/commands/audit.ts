@@ -1,4 +1,4 @@
-import { auditEntries, formatJsonLines, formatLines } from "../../audit/history.js";
+import { auditEntries, formatJsonLines, formatLines } from "../../query/audit_history.js";
 import { USER_AGGREGATE } from "../../command/user/events.js";
 import { loadConfig } from "../../config.js";
 import { openStore } from "../../server/app.js";
