@@ -6,7 +6,10 @@ import type { BackendOptions } from "../eventstore/open.js";
 import { openStore } from "../server/app.js";
 
 /** A wrong command line: reported in one line, exit code 2. */
-export class UsageError extends Error {}
+export class UsageError extends Error {
+  /** stable, for logs and searches */
+  readonly id: string = "CLI-Usg3a";
+}
 
 export interface Flag {
   type: "string" | "boolean";

@@ -21,7 +21,10 @@ export interface CopySummary {
   jobs: number;
 }
 
-export class CopyError extends Error {}
+export class CopyError extends Error {
+  /** stable, for logs and searches */
+  readonly id: string = "CLI-Cpy7p";
+}
 
 const CHUNK = 1000;
 

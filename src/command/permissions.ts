@@ -21,9 +21,14 @@ export function hasPermission(principal: Principal, permission: Permission, orgI
   return principal.role === "IAM_OWNER" || principal.orgId === orgId;
 }
 
+/**
+ * The caller's token, inside a handler. Only SetPassword gets this far without
+ * one (the authentication interceptor refuses every other method first,
+ * AUTH-x7Bq3): a token is what it needs unless the reset code is the proof.
+ */
 export function requirePrincipal(principal: Principal | undefined): Principal {
   if (!principal) {
-    throw unauthenticated("AUTH-x7Bq2", "Errors.Token.Missing", "Authorization header with a bearer token is required");
+    throw unauthenticated("AUTH-x7Bq2", "Errors.Token.Missing", "Authorization header with a bearer token is required unless the verification code is given");
   }
   return principal;
 }

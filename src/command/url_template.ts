@@ -9,6 +9,8 @@ export interface UrlTemplateValues {
 export type UrlTemplateProblem = "syntax" | "scheme";
 
 export class UrlTemplateError extends Error {
+  /** stable, for logs and searches */
+  readonly id: string = "COMMAND-Urlt6";
   override readonly name = "UrlTemplateError";
 
   constructor(

@@ -42,4 +42,7 @@ export const internal = of(Code.Internal);
 export const unimplemented = of(Code.Unimplemented);
 
 /** A setting that cannot be used (a flag, a variable, a template): the CLI reports it as one line and exits with 2. */
-export class ConfigError extends Error {}
+export class ConfigError extends Error {
+  /** stable, for logs and searches */
+  readonly id: string = "CONFIG-Cfg2x";
+}

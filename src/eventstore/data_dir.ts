@@ -7,7 +7,10 @@ export const DATABASE_FILE = "latchkey.db";
 export const ENCRYPTION_KEY_FILE = "encryption.key";
 export const ADMIN_TOKEN_FILE = "admin.pat";
 
-export class DataDirError extends Error {}
+export class DataDirError extends Error {
+  /** stable, for logs and searches */
+  readonly id: string = "EVENTSTORE-Dd1r9";
+}
 
 /** Whether the data directory exists; something else in its place is an error. */
 export function dataDirExists(dir: string): boolean {

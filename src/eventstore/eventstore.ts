@@ -113,6 +113,8 @@ export interface EventStore {
 }
 
 export class ConcurrencyError extends Error {
+  /** stable, for logs and searches */
+  readonly id: string = "EVENTSTORE-Cnc0f";
   constructor(
     readonly aggregate: AggregateRef,
     readonly expectedSequence: number,
@@ -126,6 +128,8 @@ export class ConcurrencyError extends Error {
 }
 
 export class UniqueConstraintError extends Error {
+  /** stable, for logs and searches */
+  readonly id: string = "EVENTSTORE-Unq2c";
   constructor(readonly constraint: UniqueConstraint) {
     super(`unique value of kind ${constraint.kind} is already taken`);
     this.name = "UniqueConstraintError";

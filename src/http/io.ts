@@ -32,7 +32,10 @@ export function callHeaders(...sources: Headers[]): Record<string, string> {
   return headers;
 }
 
-export class BodyTooLargeError extends Error {}
+export class BodyTooLargeError extends Error {
+  /** stable, for logs and searches */
+  readonly id: string = "HTTP-B0dy4";
+}
 
 /** The request body as text; rejects with BodyTooLargeError past `maxBytes` and discards the rest. */
 export async function readBody(req: HttpRequest, maxBytes: number): Promise<string> {

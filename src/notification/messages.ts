@@ -53,6 +53,8 @@ const handlebars = Handlebars.create();
 
 /** A configuration error: the CLI reports it as one line and exits with 2. */
 export class TemplateError extends ConfigError {
+  /** stable, for logs and searches */
+  override readonly id: string = "NOTIFY-Tpl8e";
   override readonly name = "TemplateError";
 }
 

@@ -58,6 +58,8 @@ export interface AppOptions {
 
 /** A data directory or database without an instance: operator commands never create one. */
 export class NoInstanceError extends Error {
+  /** stable, for logs and searches */
+  readonly id: string = "SERVER-NoIn7";
   constructor(options: BackendOptions) {
     const where = options.databaseUrl ? `${describeBackend(options)}: start the server first or pass --database-url` : `${options.dataDir}: start the server first or pass --data-dir`;
     super(`no latchkey instance in ${where} ('latchkey init' creates one)`);

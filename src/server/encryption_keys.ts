@@ -18,7 +18,10 @@ import { ensureDataDir, loadOrCreateEncryptionKey } from "../eventstore/data_dir
 
 export const KEYS_RECORDED = "instance.encryption_keys.recorded";
 
-export class EncryptionKeyError extends Error {}
+export class EncryptionKeyError extends Error {
+  /** stable, for logs and searches */
+  readonly id: string = "KEYS-Ek3yq";
+}
 
 type KeyConfig = Pick<Config, "dataDir" | "databaseUrl" | "encryptionKey" | "encryptionKeyFile" | "encryptionKeysOld">;
 

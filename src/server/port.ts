@@ -1,7 +1,10 @@
 /** Start-up's first step: a port that cannot be had fails before the database is opened. */
 import net from "node:net";
 
-export class PortError extends Error {}
+export class PortError extends Error {
+  /** stable, for logs and searches */
+  readonly id: string = "SERVER-Prt4u";
+}
 
 /**
  * Binds the port and releases it at once. Port 0 always works. Another

@@ -32,6 +32,8 @@ export interface Provider<M> {
 
 /** A failed delivery; `permanent` when trying again cannot help (e.g. SMTP 5xx). */
 export class DeliveryError extends Error {
+  /** stable, for logs and searches */
+  readonly id: string = "NOTIFY-Dlv5r";
   override readonly name = "DeliveryError";
 
   constructor(
