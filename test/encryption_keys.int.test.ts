@@ -6,7 +6,9 @@ import { afterEach, describe, expect, it } from "vitest";
 import { keyId } from "../src/crypto/code_cipher.js";
 import { openSqliteEventStore, type SqliteEventStore } from "../src/eventstore/sqlite.js";
 import { setupInstance } from "../src/command/instance.js";
-import { checkEncryptionKeys, EncryptionKeyError, loadEncryptionKeys } from "../src/server/encryption_keys.js";
+import { Aggregates } from "../src/command/aggregates.js";
+import { checkEncryptionKeys } from "../src/command/encryption_keys.js";
+import { EncryptionKeyError, loadEncryptionKeys } from "../src/eventstore/encryption_keys.js";
 import { tempDir } from "./support/server.js";
 
 const key = () => randomBytes(32);
@@ -61,12 +63,12 @@ describe("checkEncryptionKeys", () => {
   it("records the first keys, accepts them again, refuses others, and grows the record on rotation", async () => {
     const store = await instance();
     const [a, b, c] = [key(), key(), key()];
-    expect(await checkEncryptionKeys(store, [a])).toEqual([keyId(a)]);
-    expect(await checkEncryptionKeys(store, [a])).toEqual([keyId(a)]);
-    await expect(checkEncryptionKeys(store, [c])).rejects.toThrow(`encryption key ${keyId(c)} does not match the database's keys (${keyId(a)})`);
-    expect(await checkEncryptionKeys(store, [b, a])).toEqual([keyId(a), keyId(b)]);
+    expect(await checkEncryptionKeys(new Aggregates(store), [a])).toEqual([keyId(a)]);
+    expect(await checkEncryptionKeys(new Aggregates(store), [a])).toEqual([keyId(a)]);
+    await expect(checkEncryptionKeys(new Aggregates(store), [c])).rejects.toThrow(`encryption key ${keyId(c)} does not match the database's keys (${keyId(a)})`);
+    expect(await checkEncryptionKeys(new Aggregates(store), [b, a])).toEqual([keyId(a), keyId(b)]);
     // the new key alone is one of the database's now
-    expect(await checkEncryptionKeys(store, [b])).toEqual([keyId(a), keyId(b)]);
+    expect(await checkEncryptionKeys(new Aggregates(store), [b])).toEqual([keyId(a), keyId(b)]);
     const recorded = (await store.readAggregate({ type: "instance", id: "default" })).filter((e) => e.type === "instance.encryption_keys.recorded");
     expect(recorded.map((e) => e.payload["keyIds"])).toEqual([[keyId(a)], [keyId(b)]]);
   });

@@ -21,7 +21,7 @@ const browser = useBrowser();
 /** A user of an organization with these rules, its password FIRST, and a reset link to the page. */
 async function resetLink(rules: Partial<PasswordRulesPolicy>): Promise<{ userId: string; link: string }> {
   const orgId = await server.operator.addOrg(`page-rules-${Math.random()}`);
-  await setPasswordPolicies(server.server.app.store, orgId, { rules: { ...DEFAULT_PASSWORD_RULES, ...rules } });
+  await setPasswordPolicies(server.server.app.aggregates, orgId, { rules: { ...DEFAULT_PASSWORD_RULES, ...rules } });
   const added = await client().call(
     "addHumanUser",
     {

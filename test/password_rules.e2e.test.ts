@@ -61,10 +61,11 @@ afterAll(async () => {
 });
 
 const store = () => server.server.app.store;
+const aggregates = () => server.server.app.aggregates;
 
 async function orgWith(rules: Partial<PasswordRulesPolicy>): Promise<string> {
   const orgId = await server.operator.addOrg(`rules-${Math.random()}`);
-  await setPasswordPolicies(store(), orgId, { rules: { ...DEFAULT_PASSWORD_RULES, ...rules } });
+  await setPasswordPolicies(aggregates(), orgId, { rules: { ...DEFAULT_PASSWORD_RULES, ...rules } });
   return orgId;
 }
 
@@ -228,7 +229,7 @@ describe("the range API unreachable", () => {
   it("lets the password through and logs that it was not asked, without the password", async () => {
     const orgId = await orgWith({ rejectBreached: true });
     // no complexity, so a listed password is refused for that alone
-    await setPasswordPolicies(store(), orgId, { complexity: { minLength: 1, hasUppercase: false, hasLowercase: false, hasNumber: false, hasSymbol: false } });
+    await setPasswordPolicies(aggregates(), orgId, { complexity: { minLength: 1, hasUppercase: false, hasLowercase: false, hasNumber: false, hasSymbol: false } });
     const caller = grpcCaller(() => clients[0]!);
     const userId = await newUser(caller, orgId);
     rangeFails = true;
@@ -319,8 +320,8 @@ describe("a reset started by Auth0's change_password", () => {
   it("is held to the rules when its code sets the password, and the code survives a refusal", async () => {
     const orgId = await orgWith({ rejectCommon: true, rejectPersonalData: true });
     const connection = `rules-${Math.random().toString(36).slice(2, 8)}`;
-    await setConnectionName(store(), orgId, connection);
-    const clientId = await addApplication(store(), { name: "shop", origins: [] });
+    await setConnectionName(aggregates(), orgId, connection);
+    const clientId = await addApplication(aggregates(), { name: "shop", origins: [] });
     const email = `auth0-${Math.random().toString(36).slice(2)}@example.com`;
     const caller = grpcCaller(() => clients[0]!);
     const userId = await newUser(caller, orgId, { email, givenName: "Hedy", familyName: "Lamarr" });

@@ -17,7 +17,7 @@ beforeAll(async () => {
   server = await startTestServer();
   clients = allClients(server.url);
   orgId = await server.operator.addOrg("long-passwords");
-  await setPasswordPolicy(server.server.app.store, orgId, { minLength: 14, hasUppercase: true, hasLowercase: true, hasNumber: true, hasSymbol: false });
+  await setPasswordPolicy(server.server.app.aggregates, orgId, { minLength: 14, hasUppercase: true, hasLowercase: true, hasNumber: true, hasSymbol: false });
 });
 
 afterAll(async () => {

@@ -190,7 +190,7 @@ describe("SetPassword beyond one call", () => {
 
   it("an organization's own policy replaces the instance default", async () => {
     const orgId = await server.operator.addOrg("relaxed");
-    await setPasswordPolicy(server.server.app.store, orgId, { minLength: 4, hasUppercase: false, hasLowercase: true, hasNumber: false, hasSymbol: false });
+    await setPasswordPolicy(server.server.app.aggregates, orgId, { minLength: 4, hasUppercase: false, hasLowercase: true, hasNumber: false, hasSymbol: false });
     const userId = await addUser(orgId);
     const code = await resetCode(userId);
     const out = await withCode(userId, code, "abc");

@@ -5,8 +5,8 @@
 import { randomUUID } from "node:crypto";
 import type { RequestOrigin } from "../http/origin.js";
 import { allowsOrigin } from "../command/application/decide.js";
-import { anyApplicationAllows, findApplication } from "../command/application/commands.js";
-import { findConnection } from "../command/org/connection.js";
+import { anyApplicationAllows, findApplication } from "../query/applications.js";
+import { findConnection } from "../query/connections.js";
 import type { UserCommands } from "../command/user/commands.js";
 import type { EventStore } from "../eventstore/eventstore.js";
 import type { Logger } from "../logger.js";

@@ -1,7 +1,7 @@
 /** What every `latchkey` subcommand is made of, and the pieces several share. */
 import { createOperatorCommands } from "../command/instance.js";
 import { CONFIG_FIELDS, loadConfig } from "../config.js";
-import type { EventStore } from "../eventstore/eventstore.js";
+import { Aggregates } from "../command/aggregates.js";
 import type { BackendOptions } from "../eventstore/open.js";
 import { openStore } from "../server/app.js";
 
@@ -88,11 +88,11 @@ export function wholeNumber(values: Values, name: string): number | undefined {
   return Number(value);
 }
 
-/** Runs work on the instance's store and prints only its result. */
-export async function withStore(values: Values, work: (store: EventStore) => Promise<string>): Promise<number> {
+/** Runs work on the instance's aggregates (one set for this process) and prints only its result. */
+export async function withStore(values: Values, work: (aggregates: Aggregates) => Promise<string>): Promise<number> {
   const store = await openStore(backendOptions(values));
   try {
-    process.stdout.write((await work(store)) + "\n");
+    process.stdout.write((await work(new Aggregates(store))) + "\n");
     return 0;
   } finally {
     await store.close();
@@ -101,5 +101,5 @@ export async function withStore(values: Values, work: (store: EventStore) => Pro
 
 /** Runs an operator command on the instance's store and prints only its result. */
 export function withOperator(values: Values, work: (ops: ReturnType<typeof createOperatorCommands>) => Promise<string>): Promise<number> {
-  return withStore(values, (store) => work(createOperatorCommands(store)));
+  return withStore(values, (aggregates) => work(createOperatorCommands(aggregates)));
 }

@@ -6,7 +6,7 @@ import { LatchkeyError } from "../errors/errors.js";
 import { DataDirError } from "../eventstore/data_dir.js";
 import { scrubUrlPasswords } from "../logger.js";
 import { NoInstanceError } from "../server/app.js";
-import { EncryptionKeyError } from "../server/encryption_keys.js";
+import { EncryptionKeyError } from "../eventstore/encryption_keys.js";
 import { PortError } from "../server/port.js";
 import { UsageError, type Command } from "./command.js";
 import { appAdd } from "./commands/app_add.js";

@@ -8,7 +8,7 @@ import { newId } from "../crypto/ids.js";
 import { generateToken, hashToken } from "../crypto/tokens.js";
 import { alreadyExists, invalidArgument, notFound } from "../errors/errors.js";
 import { ConcurrencyError, UniqueConstraintError, type EventStore } from "../eventstore/eventstore.js";
-import { Aggregates } from "./aggregates.js";
+import type { Aggregates } from "./aggregates.js";
 import { execute } from "./execute.js";
 import { ORG_AGGREGATE, OrgEvents, foldOrg, orgModel } from "./org/events.js";
 import { OPERATOR, type Principal } from "./permissions.js";
@@ -76,8 +76,9 @@ export async function authenticate(store: EventStore, token: string): Promise<Pr
   return { userId, orgId: user.orgId, role: user.role };
 }
 
-export function createOperatorCommands(store: EventStore) {
-  const aggregates = new Aggregates(store);
+/** The operator's commands (the CLI's), on the given aggregates. */
+export function createOperatorCommands(aggregates: Aggregates) {
+  const { store } = aggregates;
   const event = (type: string, payload: Record<string, unknown>) => [{ type, payload, editor: SYSTEM }];
 
   async function addOrg(name: string): Promise<string> {

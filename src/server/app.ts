@@ -27,12 +27,15 @@ import { createRateLimits, type RateLimits } from "../ratelimit/limits.js";
 import { rateLimitStoreFor } from "../ratelimit/store.js";
 import { describeBackend, openBackend, type BackendKind, type BackendOptions } from "../eventstore/open.js";
 import { ADMIN_TOKEN_FILE, DATABASE_FILE, dataDirExists, ensureDataDir, writeSecretFile } from "../eventstore/data_dir.js";
-import { checkEncryptionKeys, loadEncryptionKeys } from "./encryption_keys.js";
+import { checkEncryptionKeys } from "../command/encryption_keys.js";
+import { loadEncryptionKeys } from "../eventstore/encryption_keys.js";
 
 export interface App {
   store: EventStore;
   /** where the state lives: "sqlite" or "postgresql" */
   database: BackendKind;
+  /** the folded aggregates this process keeps; operator commands on a running instance go through them too */
+  aggregates: Aggregates;
   users: UserCommands;
   queries: UserQueries;
   authenticate(token: string): Promise<Principal | undefined>;
@@ -99,6 +102,8 @@ export async function openApp(config: Config, logger: Logger, options: AppOption
   };
   const store = onAppend ? observeAppends(backend.store, onAppend) : backend.store;
   const adminTokenFile = path.join(config.dataDir, ADMIN_TOKEN_FILE);
+  // on the SQLite file of a single process, this process makes nearly every append
+  const aggregates = new Aggregates(store, { decideOnKept: backend.kind === "sqlite" && config.workers <= 1 });
   let keyIds: string[];
   try {
     const created = await setupInstance(store);
@@ -108,7 +113,7 @@ export async function openApp(config: Config, logger: Logger, options: AppOption
       writeSecretFile(adminTokenFile, created.adminToken + "\n");
       logger.info({ orgId: created.orgId, adminUserId: created.adminUserId, adminTokenFile }, "instance created");
     }
-    keyIds = await checkEncryptionKeys(store, keys);
+    keyIds = await checkEncryptionKeys(aggregates, keys);
   } catch (err) {
     await store.close();
     throw err;
@@ -116,8 +121,6 @@ export async function openApp(config: Config, logger: Logger, options: AppOption
   const cipher = new CodeCipher(keys);
   logger.info({ database: backend.kind, at: describeBackend(config), keyIds }, "database opened");
 
-  // on the SQLite file of a single process, this process makes nearly every append
-  const aggregates = new Aggregates(store, { decideOnKept: backend.kind === "sqlite" && config.workers <= 1 });
   const hashing = hashQueue(
     options.hasher ??
       argon2idHasher({
@@ -164,6 +167,7 @@ export async function openApp(config: Config, logger: Logger, options: AppOption
   return {
     store,
     database: backend.kind,
+    aggregates,
     users,
     queries,
     authenticate: cachedAuthenticate((token) => authenticate(store, token), { ttlMs: config.tokenCacheSeconds * 1000, maxEntries: 10_000 }),

@@ -62,7 +62,7 @@ export async function startTestServer(
     adminToken,
     logs,
     server,
-    operator: createOperatorCommands(server.app.store),
+    operator: createOperatorCommands(server.app.aggregates),
     async close() {
       await server.close();
       if (!options.dataDir) fs.rmSync(dataDir, { recursive: true, force: true });

@@ -8,5 +8,5 @@ const FLAGS = {
 };
 
 export const appAdd = command("app add", "register an application for Auth0-compatible calls; prints its client id", FLAGS, (values) =>
-  withStore(values, (store) => addApplication(store, { name: required(values, "name"), origins: list(values, "origin") })),
+  withStore(values, (aggregates) => addApplication(aggregates, { name: required(values, "name"), origins: list(values, "origin") })),
 );

@@ -8,9 +8,9 @@ const FLAGS = {
 };
 
 export const connectionSet = command("connection set", "name an organization's user store for Auth0-compatible calls; prints the name", FLAGS, (values) =>
-  withStore(values, async (store) => {
+  withStore(values, async (aggregates) => {
     const name = required(values, "name");
-    await setConnectionName(store, required(values, "org"), name);
+    await setConnectionName(aggregates, required(values, "org"), name);
     return name;
   }),
 );

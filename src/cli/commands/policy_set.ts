@@ -3,8 +3,7 @@ import { DEFAULT_LOCKOUT_POLICY } from "../../command/lockout_policy.js";
 import { setPasswordPolicies } from "../../command/org/password_policy.js";
 import { DEFAULT_PASSWORD_POLICY, type PasswordPolicy } from "../../command/password_policy.js";
 import { MAX_HISTORY_COUNT, parseWords, type PasswordRulesPolicy } from "../../command/password_rules/policy.js";
-import { openStore } from "../../server/app.js";
-import { STORE_FLAGS, UsageError, backendOptions, command, required, text, toggle, wholeNumber, type Values } from "../command.js";
+import { STORE_FLAGS, UsageError, command, required, text, toggle, wholeNumber, withStore, type Values } from "../command.js";
 
 const FLAGS = {
   org: text("ID", "organization whose users the policy applies to", { required: true }),
@@ -38,16 +37,11 @@ export const policySet = command("policy set", "set an organization's password a
   };
   const lockout = { maxPasswordAttempts: maxAttempts ?? DEFAULT_LOCKOUT_POLICY.maxPasswordAttempts };
   const rules = rulesFromFlags(values);
-  const store = await openStore(backendOptions(values));
-  try {
-    await setPasswordPolicies(store, orgId, { complexity, lockout, rules });
-  } finally {
-    await store.close();
-  }
-  const { words, ...shown } = rules;
-  const policy = { ...complexity, ...lockout, ...shown, wordCount: words.length };
-  process.stdout.write(JSON.stringify(policy) + "\n");
-  return 0;
+  return withStore(values, async (aggregates) => {
+    await setPasswordPolicies(aggregates, orgId, { complexity, lockout, rules });
+    const { words, ...shown } = rules;
+    return JSON.stringify({ ...complexity, ...lockout, ...shown, wordCount: words.length });
+  });
 });
 
 /** The password rules of `policy set`: every flag not given is off. */

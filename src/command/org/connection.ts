@@ -4,16 +4,16 @@
  * organization answers to Auth0's default name until it is given another.
  */
 import { alreadyExists, invalidArgument, notFound } from "../../errors/errors.js";
-import { UniqueConstraintError, type EventStore } from "../../eventstore/eventstore.js";
-import { Aggregates } from "../aggregates.js";
+import { UniqueConstraintError } from "../../eventstore/eventstore.js";
+import type { Aggregates } from "../aggregates.js";
 import { execute, type Decision } from "../execute.js";
 import { readDefaultOrgId } from "../instance.js";
-import { ORG_AGGREGATE, OrgEvents, foldOrg, orgModel, type OrgState } from "./events.js";
+import { ORG_AGGREGATE, OrgEvents, orgModel, type OrgState } from "./events.js";
 
 /** The name of Auth0's default database connection. */
 export const DEFAULT_CONNECTION = "Username-Password-Authentication";
 
-const connectionConstraint = (name: string) => ({ kind: "connection", value: name });
+export const connectionConstraint = (name: string) => ({ kind: "connection", value: name });
 
 /** Auth0's rule: letters, digits and hyphens inside, at most 35 characters. */
 const CONNECTION_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,33}[A-Za-z0-9])?$/;
@@ -48,23 +48,14 @@ export function decideSetConnection(org: OrgState, name: string, isDefaultOrg: b
 }
 
 /** Gives an organization its connection name (an operator command). */
-export async function setConnectionName(store: EventStore, orgId: string, name: string): Promise<void> {
-  const isDefaultOrg = orgId === (await readDefaultOrgId(store));
+export async function setConnectionName(aggregates: Aggregates, orgId: string, name: string): Promise<void> {
+  const isDefaultOrg = orgId === (await readDefaultOrgId(aggregates.store));
   try {
-    await execute(new Aggregates(store), { type: ORG_AGGREGATE, id: orgId }, orgModel, (org) => decideSetConnection(org, name, isDefaultOrg));
+    await execute(aggregates, { type: ORG_AGGREGATE, id: orgId }, orgModel, (org) => decideSetConnection(org, name, isDefaultOrg));
   } catch (err) {
     if (err instanceof UniqueConstraintError) {
       throw alreadyExists("CONNECTION-T4k3n", "Errors.Connection.AlreadyExists", "Another organization already has this connection name");
     }
     throw err;
   }
-}
-
-/** The organization a connection name leads to, if any. */
-export async function findConnection(store: EventStore, name: string): Promise<OrgState | undefined> {
-  const defaultOrgId = await readDefaultOrgId(store);
-  const orgId = (await store.findUnique(connectionConstraint(name))) ?? (name === DEFAULT_CONNECTION ? defaultOrgId : undefined);
-  if (orgId === undefined) return undefined;
-  const org = foldOrg(await store.readAggregate({ type: ORG_AGGREGATE, id: orgId }));
-  return org.exists && connectionNameOf(org, orgId === defaultOrgId) === name ? org : undefined;
 }
