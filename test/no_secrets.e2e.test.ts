@@ -7,7 +7,7 @@
  * and refused), the SMS webhook secret, Auth0's change_password, the
  * encryption keys and a PostgreSQL password. Needs `npm run build`.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import http from "node:http";
@@ -16,7 +16,7 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { CodeCipher } from "../src/crypto/code_cipher.js";
-import { BIN, runCli, type CliResult } from "./support/cli.js";
+import { runCli, startCliServer, type CliResult } from "./support/cli.js";
 import { allClients, type TestClient } from "./support/clients.js";
 import { addUser, startSmtpServer, waitUntil, type TestSmtpServer } from "./support/notification.js";
 import { createDatabase, dropDatabase } from "./support/postgres.js";
@@ -54,37 +54,11 @@ interface Binary {
 /** Every line of stdout and stderr of every process, and of every command's stderr. */
 const lines: string[] = [];
 
-function collect(stream: NodeJS.ReadableStream): void {
-  let partial = "";
-  stream.on("data", (chunk: Buffer) => {
-    const parts = (partial + chunk.toString("utf8")).split("\n");
-    partial = parts.pop()!;
-    lines.push(...parts.filter(Boolean));
-  });
-  stream.on("end", () => {
-    if (partial) lines.push(partial);
-  });
-}
-
-/** `latchkey start` on a free port; resolves once it listens. */
-function startBinary(env: NodeJS.ProcessEnv): Promise<Binary> {
-  const child = spawn(process.execPath, [BIN, "start", "--host", "127.0.0.1", "--port", "0", "--data-dir", dataDir], {
-    env: { ...process.env, LATCHKEY_LOG_LEVEL: "trace", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  children.push(child);
-  collect(child.stdout!);
-  collect(child.stderr!);
-  const exited = new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)));
-  return new Promise((resolve, reject) => {
-    let stderr = "";
-    child.stderr!.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString();
-      const match = /listening on (\S+);/.exec(stderr);
-      if (match) resolve({ url: match[1]!, stop: () => (child.kill("SIGTERM"), exited) });
-    });
-    void exited.then((code) => reject(new Error(`latchkey exited with ${code}: ${stderr}`)));
-  });
+/** `latchkey start` on a free port; resolves once it listens. Its every line goes to `lines`. */
+async function startBinary(env: NodeJS.ProcessEnv): Promise<Binary> {
+  const server = await startCliServer(["--data-dir", dataDir], { LATCHKEY_LOG_LEVEL: "trace", ...env }, (line) => lines.push(line));
+  children.push(server.process);
+  return { url: server.url, stop: () => server.stop() };
 }
 
 async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {

@@ -2,7 +2,7 @@ import { Code } from "@connectrpc/connect";
 import { NotificationType } from "@zitadel/proto/zitadel/user/v2/password_pb.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { allClients, clientNames, type TestClient } from "./support/clients.js";
-import { startTestServer, type TestServer } from "./support/server.js";
+import { addForeignOwnerToken, startTestServer, type TestServer } from "./support/server.js";
 
 let server: TestServer;
 let clients: TestClient[];
@@ -11,9 +11,7 @@ let foreignOwnerToken: string;
 beforeAll(async () => {
   server = await startTestServer();
   clients = allClients(server.url);
-  const otherOrg = await server.operator.addOrg("other");
-  const owner = await server.operator.addMachineUser(otherOrg, "other-owner", "ORG_OWNER");
-  foreignOwnerToken = await server.operator.addToken(owner);
+  foreignOwnerToken = await addForeignOwnerToken(server);
 });
 
 afterAll(async () => {

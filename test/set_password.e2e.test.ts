@@ -6,7 +6,7 @@ import { DEFAULT_PASSWORD_RULES } from "../src/command/password_rules/policy.js"
 import { UserEvents } from "../src/command/user/events.js";
 import { runCli } from "./support/cli.js";
 import { allClients, clientNames, type TestClient } from "./support/clients.js";
-import { startTestServer, tempDir, type TestServer } from "./support/server.js";
+import { addForeignOwnerToken, startTestServer, tempDir, type TestServer } from "./support/server.js";
 
 const GOOD = "Correct-Horse-7";
 const BETTER = "Battery-Staple-8";
@@ -21,9 +21,7 @@ let clockOffsetMs = 0;
 beforeAll(async () => {
   server = await startTestServer({ clock: () => new Date(Date.now() + clockOffsetMs) });
   clients = allClients(server.url);
-  const otherOrg = await server.operator.addOrg("other");
-  const owner = await server.operator.addMachineUser(otherOrg, "other-owner", "ORG_OWNER");
-  foreignOwnerToken = await server.operator.addToken(owner);
+  foreignOwnerToken = await addForeignOwnerToken(server);
 });
 
 afterAll(async () => {

@@ -15,6 +15,7 @@ import { UserEvents, foldUser, type HumanAddedPayload, type UserState } from "..
 import type { Violation } from "../src/command/password_rules/check.js";
 import { LatchkeyError } from "../src/errors/errors.js";
 import { storedUserEvents, type GivenEvent } from "./support/events.js";
+import { thrownBy } from "./support/errors.js";
 
 const ORG = "100000000000000001";
 const USER = "200000000000000001";
@@ -66,15 +67,7 @@ function when(proof: PasswordProof, extra: Partial<SetPassword> = {}): SetPasswo
   };
 }
 
-function errorOf(fn: () => unknown): LatchkeyError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof LatchkeyError) return err;
-    throw err;
-  }
-  throw new Error("expected a LatchkeyError");
-}
+const errorOf = (fn: () => unknown): LatchkeyError => thrownBy(fn, LatchkeyError);
 
 const changed = (editor = USER, changeRequired = false) => ({
   type: UserEvents.passwordChanged,

@@ -9,18 +9,11 @@ import {
   type UrlTemplateProblem,
   type UrlTemplateValues,
 } from "../src/command/url_template.js";
+import { thrownBy } from "./support/errors.js";
 
 const values: UrlTemplateValues = { UserID: "u-42", Code: "XYZ789", OrgID: "org-7" };
 
-function errorOf(action: () => unknown): UrlTemplateError {
-  try {
-    action();
-  } catch (error) {
-    if (error instanceof UrlTemplateError) return error;
-    throw error;
-  }
-  throw new Error("expected a UrlTemplateError, but nothing was thrown");
-}
+const errorOf = (fn: () => unknown): UrlTemplateError => thrownBy(fn, UrlTemplateError);
 
 function expectProblem(action: () => unknown, problem: UrlTemplateProblem, message: string): void {
   const error = errorOf(action);

@@ -14,6 +14,7 @@ import { UserEvents, foldUser, type HumanAddedPayload } from "../src/command/use
 import { OPERATOR, checkRoleRank, rankOf, type Principal } from "../src/command/permissions.js";
 import { LatchkeyError } from "../src/errors/errors.js";
 import { storedUserEvents, type GivenEvent } from "./support/events.js";
+import { thrownBy } from "./support/errors.js";
 
 const ORG = "100000000000000001";
 const OTHER_ORG = "100000000000000002";
@@ -42,15 +43,7 @@ function reset(principal: Principal, extra: Partial<RequestPasswordReset> = {}):
   return { principal, userId: USER, encryptedCode: "sealed", expiresAt: 42, medium: "email", returnCode: false, ...extra };
 }
 
-function errorOf(fn: () => unknown): LatchkeyError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof LatchkeyError) return err;
-    throw err;
-  }
-  throw new Error("expected a LatchkeyError");
-}
+const errorOf = (fn: () => unknown): LatchkeyError => thrownBy(fn, LatchkeyError);
 
 describe("fold", () => {
   it("a fresh user is at sequence 1 in its organization", () => {

@@ -28,19 +28,42 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Cli
 export interface CliServer {
   url: string;
   process: ChildProcess;
+  /** every whole line it wrote to stdout so far */
   stdout: string[];
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts `latchkey start` and resolves once it prints where it listens. */
-export function startCliServer(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliServer> {
+/** Calls `onLine` with each whole line the stream carries, the last one too. */
+function eachLine(stream: NodeJS.ReadableStream, onLine: (line: string) => void): void {
+  let partial = "";
+  stream.on("data", (chunk: Buffer) => {
+    const parts = (partial + chunk.toString("utf8")).split("\n");
+    partial = parts.pop()!;
+    for (const line of parts) if (line !== "") onLine(line);
+  });
+  stream.on("end", () => {
+    if (partial !== "") onLine(partial);
+  });
+}
+
+/**
+ * Starts `latchkey start` and resolves once it prints where it listens; rejects
+ * with its stderr if it exits first. `onLine` hears every line of stdout and
+ * stderr, also of a process that never listens.
+ */
+export function startCliServer(args: string[], env: NodeJS.ProcessEnv = {}, onLine: (line: string) => void = () => {}): Promise<CliServer> {
   const child = spawn(process.execPath, [BIN, "start", "--host", "127.0.0.1", "--port", "0", ...args], {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const stdout: string[] = [];
-  child.stdout!.on("data", (chunk: Buffer) => stdout.push(...chunk.toString().split("\n").filter(Boolean)));
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  eachLine(child.stdout!, (line) => {
+    stdout.push(line);
+    onLine(line);
+  });
+  eachLine(child.stderr!, onLine);
+  // after its output has been read to the end
+  const exited = new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)));
   return new Promise((resolve, reject) => {
     let stderr = "";
     child.stderr!.on("data", (chunk: Buffer) => {

@@ -97,3 +97,10 @@ export function useTestServer(options: Parameters<typeof startTestServer>[0] = {
     close: () => started().close(),
   };
 }
+
+/** A token of an ORG_OWNER of another organization than the default one: allowed nothing on the default organization's users. */
+export async function addForeignOwnerToken(server: Pick<TestServer, "operator">, orgName = "other"): Promise<string> {
+  const org = await server.operator.addOrg(orgName);
+  const owner = await server.operator.addMachineUser(org, `${orgName}-owner`, "ORG_OWNER");
+  return server.operator.addToken(owner);
+}
