@@ -114,37 +114,45 @@ async function fetchText(url: string, init: RequestInit): Promise<number> {
 }
 
 describe("secrets in what operators see", () => {
-  it("no log line or error message of a full scenario holds a code, token, password or key", { timeout: 90_000 }, async () => {
-    const secrets: string[] = [SMTP_PASS, WRONG_SMTP_PASS, HOOK_SECRET, HOOK_URL_PASS, PG_PASS, ...PASSWORDS, WEAK_PASSWORD, BOGUS_TOKEN, BASIC_CREDENTIALS, AUTH0_PASSWORD, MALFORMED_JSON_PASSWORD];
-    // AUTH PLAIN and AUTH LOGIN as they cross the wire
-    for (const pass of [SMTP_PASS, WRONG_SMTP_PASS]) {
-      secrets.push(Buffer.from(`\0${SMTP_USER}\0${pass}`).toString("base64"), Buffer.from(pass).toString("base64"));
-    }
+  // every secret the scenario uses or is given; the last step looks for each in every line
+  const secrets: string[] = [SMTP_PASS, WRONG_SMTP_PASS, HOOK_SECRET, HOOK_URL_PASS, PG_PASS, ...PASSWORDS, WEAK_PASSWORD, BOGUS_TOKEN, BASIC_CREDENTIALS, AUTH0_PASSWORD, MALFORMED_JSON_PASSWORD];
+  // AUTH PLAIN and AUTH LOGIN as they cross the wire
+  for (const pass of [SMTP_PASS, WRONG_SMTP_PASS]) {
+    secrets.push(Buffer.from(`\0${SMTP_USER}\0${pass}`).toString("base64"), Buffer.from(pass).toString("base64"));
+  }
+  const oldKey = randomBytes(32).toString("base64");
+  secrets.push(oldKey);
+  const common = {
+    LATCHKEY_CODE_LENGTH: "10",
+    LATCHKEY_NOTIFY_POLL_INTERVAL: "20",
+    LATCHKEY_NOTIFY_RETRY_DELAY: "20",
+    LATCHKEY_NOTIFY_MAX_ATTEMPTS: "2",
+    LATCHKEY_ARGON2_MEMORY: "1024",
+    LATCHKEY_RATE_LIMIT_RESET_USER: "1000/h",
+    LATCHKEY_ENCRYPTION_KEYS_OLD: oldKey,
+  };
+  let smtp: TestSmtpServer;
+  let hook: Awaited<ReturnType<typeof startHook>>;
+  let adminToken: string;
+  let key: string;
+  let ada: { userId: string; orgId: string };
+  let grace: { userId: string; orgId: string };
 
-    const smtp: TestSmtpServer = await startSmtpServer({ auth: { user: SMTP_USER, pass: SMTP_PASS } });
+  it("1. with delivery working: operator commands, resets over every client, SetPassword, refused credentials and bodies, the hosted page, Auth0", { timeout: 90_000 }, async () => {
+
+    smtp = await startSmtpServer({ auth: { user: SMTP_USER, pass: SMTP_PASS } });
     cleanups.push(() => smtp.close());
-    const hook = await startHook();
-    const oldKey = randomBytes(32).toString("base64");
-    secrets.push(oldKey);
-    const common = {
-      LATCHKEY_CODE_LENGTH: "10",
-      LATCHKEY_NOTIFY_POLL_INTERVAL: "20",
-      LATCHKEY_NOTIFY_RETRY_DELAY: "20",
-      LATCHKEY_NOTIFY_MAX_ATTEMPTS: "2",
-      LATCHKEY_ARGON2_MEMORY: "1024",
-      LATCHKEY_RATE_LIMIT_RESET_USER: "1000/h",
-      LATCHKEY_ENCRYPTION_KEYS_OLD: oldKey,
-    };
+    hook = await startHook();
 
-    // 1. everything working: SMTP with a login, the SMS webhook, the key file the data directory gets
+    // SMTP with a login, the SMS webhook, the key file the data directory gets
     const first = await startBinary({
       ...common,
       LATCHKEY_SMTP_URL: `smtp://${SMTP_USER}:${encodeURIComponent(SMTP_PASS)}@127.0.0.1:${smtp.port}?tls.rejectUnauthorized=false`,
       LATCHKEY_SMS_WEBHOOK_URL: `http://127.0.0.1:${hook.port}/sms`,
       LATCHKEY_SMS_WEBHOOK_SECRET: HOOK_SECRET,
     });
-    const adminToken = fs.readFileSync(path.join(dataDir, "admin.pat"), "utf8").trim();
-    const key = fs.readFileSync(path.join(dataDir, "encryption.key"), "utf8").trim();
+    adminToken = fs.readFileSync(path.join(dataDir, "admin.pat"), "utf8").trim();
+    key = fs.readFileSync(path.join(dataDir, "encryption.key"), "utf8").trim();
     secrets.push(adminToken, key, Buffer.from(key, "base64").toString("hex"));
 
     // operator commands beside the running server
@@ -156,8 +164,8 @@ describe("secrets in what operators see", () => {
     expect(clientId).not.toBe("");
     secrets.push(botToken);
 
-    const ada = await addUser(first.url, adminToken, { email: "ada@example.com", phone: "+41791234567" });
-    const grace = await addUser(first.url, adminToken, { email: "grace@example.com" });
+    ada = await addUser(first.url, adminToken, { email: "ada@example.com", phone: "+41791234567" });
+    grace = await addUser(first.url, adminToken, { email: "grace@example.com" });
     const clients: TestClient[] = allClients(first.url);
     cleanups.push(async () => clients.forEach((c) => c.close()));
 
@@ -244,7 +252,10 @@ describe("secrets in what operators see", () => {
     await waitUntil(settled, "every message");
     expect(await first.stop()).toBe(0);
 
-    // 2. delivery failing: SMTP refuses the login, the webhook URL carries credentials fetch refuses; the key given as a value
+  });
+
+  it("2. with delivery failing: SMTP refuses the login, the webhook URL carries credentials; the key given as a value", async () => {
+    // fetch refuses a URL with credentials
     const second = await startBinary({
       ...common,
       LATCHKEY_SMTP_URL: `smtp://${SMTP_USER}:${encodeURIComponent(WRONG_SMTP_PASS)}@127.0.0.1:${smtp.port}?tls.rejectUnauthorized=false`,
@@ -260,7 +271,10 @@ describe("secrets in what operators see", () => {
     await waitUntil(settled, "the failures");
     expect(await second.stop()).toBe(0);
 
-    // 3. PostgreSQL, its URL with a password (the test server trusts 127.0.0.1, so any password is accepted)
+  });
+
+  it("3. on PostgreSQL with a password in its URL, then a start refused for a bad key", async () => {
+    // the test server trusts 127.0.0.1, so any password is accepted
     const bare = await createDatabase(inject("postgresUrl"), "secrets");
     cleanups.push(() => dropDatabase(bare));
     const pgUrl = new URL(bare);
@@ -285,6 +299,9 @@ describe("secrets in what operators see", () => {
     secrets.push(badKey);
     await expect(startBinary({ LATCHKEY_ENCRYPTION_KEY: badKey })).rejects.toThrow(/32 bytes/);
 
+  });
+
+  it("no log line or error message of all that holds a code, token, password or key", () => {
     // every code the SQLite instance ever made, as delivered
     const cipher = new CodeCipher([Buffer.from(key, "base64")]);
     const codes = query<{ payload: string }>("SELECT payload FROM events WHERE event_type = 'user.human.password.code.added'").map(
