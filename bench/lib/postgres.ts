@@ -7,12 +7,11 @@
  */
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import pg from "pg";
-import { findPostgresBin } from "../../test/support/postgres.js";
+import { findPostgresBin, onFreePort, postgresDir } from "../../test/support/postgres.js";
 import { pinned } from "./latchkey.js";
-import { clockTicks, cpuTimes, freePort, processTree, run } from "./util.js";
+import { clockTicks, cpuTimes, processTree, run } from "./util.js";
 
 export interface BenchPostgres {
   url: (database: string) => string;
@@ -38,12 +37,7 @@ export async function startBenchPostgres(core: string): Promise<BenchPostgres> {
   const bin = findPostgresBin();
   if (!bin) throw new Error("PostgreSQL binaries (initdb, pg_ctl) not found: install Debian's postgresql package");
   const asRoot = process.getuid?.() === 0;
-  // PostgreSQL refuses to run as root, and the postgres user must be able to reach its directory
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "latchkey-bench-pg-"));
-  if (asRoot) {
-    const [uid, gid] = ["-u", "-g"].map((flag) => Number(execFileSync("id", [flag, "postgres"]).toString()));
-    fs.chownSync(dir, uid!, gid!);
-  }
+  const dir = postgresDir("latchkey-bench-pg-");
   const data = path.join(dir, "data");
   const logFile = path.join(dir, "server.log");
   const tool = async (name: string, args: string[]) => {
@@ -60,15 +54,9 @@ export async function startBenchPostgres(core: string): Promise<BenchPostgres> {
   let port = 0;
   try {
     await tool("initdb", ["-D", data, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C", "--no-instructions"]);
-    for (let attempt = 1; ; attempt++) {
-      port = await freePort();
-      try {
-        await tool("pg_ctl", ["-D", data, "-l", logFile, "-w", "-t", "30", "-o", `-p ${port} -c listen_addresses=127.0.0.1 -k ${dir} -c max_connections=100`, "start"]);
-        break;
-      } catch (err) {
-        if (attempt >= 3) throw err;
-      }
-    }
+    port = await onFreePort((free) =>
+      tool("pg_ctl", ["-D", data, "-l", logFile, "-w", "-t", "30", "-o", `-p ${free} -c listen_addresses=127.0.0.1 -k ${dir} -c max_connections=100`, "start"]),
+    );
   } catch (err) {
     fs.rmSync(dir, { recursive: true, force: true });
     throw err;

@@ -45,17 +45,39 @@ export function findPostgresBin(): string | undefined {
   return undefined;
 }
 
+/** Starts a server on a free port; another one, up to 3 tries, when the port was taken between finding it free and the server binding it. */
+export async function onFreePort(start: (port: number) => Promise<unknown>): Promise<number> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    try {
+      await start(port);
+      return port;
+    } catch (err) {
+      if (attempt >= 3) throw err;
+    }
+  }
+}
+
+/**
+ * A fresh temporary directory for a PostgreSQL server. PostgreSQL refuses to
+ * run as root, so as root the server runs as the postgres user, which must own it.
+ */
+export function postgresDir(prefix: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  if (process.getuid?.() === 0) {
+    const [uid, gid] = ["-u", "-g"].map((flag) => Number(execFileSync("id", [flag, "postgres"]).toString()));
+    fs.chownSync(dir, uid!, gid!);
+  }
+  return dir;
+}
+
 export async function startPostgres(): Promise<PostgresServer> {
   const bin = findPostgresBin();
   if (!bin) {
     throw new Error("PostgreSQL binaries (initdb, pg_ctl) not found: install Debian's postgresql package");
   }
   const asRoot = process.getuid?.() === 0;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "latchkey-pg-"));
-  if (asRoot) {
-    const [uid, gid] = ["-u", "-g"].map((flag) => Number(execFileSync("id", [flag, "postgres"]).toString()));
-    fs.chownSync(dir, uid!, gid!);
-  }
+  const dir = postgresDir("latchkey-pg-");
   const data = path.join(dir, "data");
   const log = path.join(dir, "server.log");
   const command = (tool: string, args: string[]): [string, string[]] => {
@@ -80,16 +102,10 @@ export async function startPostgres(): Promise<PostgresServer> {
 
   try {
     await exec("initdb", ["-D", data, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"]);
-    // A port can be taken between finding it free and the server binding it.
-    for (let attempt = 1; ; attempt++) {
-      port = await freePort();
-      try {
-        await pgCtlStart();
-        break;
-      } catch (err) {
-        if (attempt >= 3) throw err;
-      }
-    }
+    await onFreePort((free) => {
+      port = free;
+      return pgCtlStart();
+    });
   } catch (err) {
     fs.rmSync(dir, { recursive: true, force: true });
     throw err;
