@@ -60,7 +60,7 @@ export interface Config {
   metricsHost: string;
   /** how long an accepted token is remembered; 0 looks it up on every call */
   tokenCacheSeconds: number;
-  /** processes serving the port; 1 serves from this process */
+  /** threads serving the port; 1 serves from the main thread alone */
   workers: number;
 }
 
@@ -128,7 +128,7 @@ export const CONFIG_FIELDS: readonly ConfigField[] = [
   { flag: "encryption-key", env: "LATCHKEY_ENCRYPTION_KEY", description: "the code-encryption key in base64, instead of a file", parse: (v, c) => void (c.encryptionKey = v) },
   { flag: "encryption-keys-old", env: "LATCHKEY_ENCRYPTION_KEYS_OLD", description: "comma-separated earlier keys (files or base64 values) that still decrypt codes", parse: (v, c) => void (c.encryptionKeysOld = v.split(",").map((k) => k.trim()).filter(Boolean)) },
   { flag: "notify-lease", env: "LATCHKEY_NOTIFY_LEASE", description: "milliseconds an instance holds a message it delivers before another may take it over; longer than the slowest delivery (default 120000)", parse: (v, c) => void (c.notifyLeaseMs = integer("notify-lease", 100, 3_600_000)(v)) },
-  { flag: "workers", env: "LATCHKEY_WORKERS", description: "processes that serve the port, sharing the database (default 1)", parse: (v, c) => void (c.workers = integer("workers", 1, 64)(v)) },
+  { flag: "workers", env: "LATCHKEY_WORKERS", description: "threads that serve the port, sharing the writer, the rate limits and the notifier (default 1)", parse: (v, c) => void (c.workers = integer("workers", 1, 64)(v)) },
   { flag: "token-cache-ttl", env: "LATCHKEY_TOKEN_CACHE_TTL", description: "seconds an accepted token is remembered; a locked or removed caller keeps access this long (default 5, 0 = off)", parse: (v, c) => void (c.tokenCacheSeconds = integer("token-cache-ttl", 0, 300)(v)) },
   { flag: "metrics-port", env: "LATCHKEY_METRICS_PORT", description: "port of a separate HTTP server with Prometheus metrics at /metrics (default: no metrics)", parse: (v, c) => void (c.metricsPort = integer("metrics-port", 0, 65535)(v)) },
   { flag: "metrics-host", env: "LATCHKEY_METRICS_HOST", description: "address the metrics server listens on (default 127.0.0.1)", parse: (v, c) => void (c.metricsHost = v) },

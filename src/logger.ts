@@ -1,3 +1,4 @@
+import { Writable } from "node:stream";
 import { pino, type Logger } from "pino";
 
 /** Paths that may hold a secret; pino replaces them wherever they appear. */
@@ -38,6 +39,30 @@ export function createLogger(options: { level?: string; destination?: NodeJS.Wri
     },
     options.destination ?? process.stdout,
   );
+}
+
+/**
+ * For a logger in another thread: hands each finished line (redacted,
+ * scrubbed) to `post`, which sends it to the thread that writes the log.
+ */
+export function lineRelay(post: (line: string) => void): NodeJS.WritableStream {
+  return new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString("utf8").split("\n")) if (line !== "") post(line);
+      done();
+    },
+  });
+}
+
+/** Where a logger writes: the lines relayed from other threads go there too. */
+export function destinationOf(logger: Logger): NodeJS.WritableStream {
+  return (logger as unknown as Record<symbol, NodeJS.WritableStream>)[pino.symbols.streamSym]!;
+}
+
+/** A logger's own fields without the ones every line has (a thread's logger adds those itself). */
+export function ownBindings(logger: Logger): Record<string, unknown> {
+  const { service: _base, ...own } = logger.bindings();
+  return own;
 }
 
 export type { Logger };

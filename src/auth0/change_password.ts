@@ -10,7 +10,7 @@ import { findConnection } from "../query/connections.js";
 import type { UserCommands } from "../command/user/commands.js";
 import type { EventStore } from "../eventstore/eventstore.js";
 import type { Logger } from "../logger.js";
-import { limitKey, type Limit } from "../ratelimit/limits.js";
+import { limitKey, type LimitCounter } from "../ratelimit/limits.js";
 import { RATE_LIMIT_HEADERS, pickStatus, rateLimitHeaders, retryAfterSeconds, type LimitStatus } from "../ratelimit/rules.js";
 import { BodyTooLargeError, readBody, requestUrl, sendJson, type HttpRequest, type HttpResponse, type JsonResponse } from "../http/io.js";
 import type { HttpRoute } from "../http/route.js";
@@ -25,11 +25,11 @@ const ALLOWED_HEADERS = "Content-Type, Auth0-Client, X-Request-Language";
 
 export interface ChangePasswordLimits {
   /** per client IP and email address */
-  perEmail?: Limit;
+  perEmail?: LimitCounter;
   /** per client IP over all email addresses */
-  perAddress?: Limit;
+  perAddress?: LimitCounter;
   /** per user the email leads to, shared with PasswordReset: checked before the user's reset */
-  perUser?: Limit;
+  perUser?: LimitCounter;
 }
 
 export interface ChangePasswordOptions {

@@ -6,7 +6,10 @@
  */
 import type { DescMethod } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+/** The values of another thread's registry (`registry.getMetricsAsJSON()`), added to this one's in a scrape. */
+export type MetricsSource = () => ReturnType<Registry["getMetricsAsJSON"]>;
 
 export type Protocol = "grpc" | "grpc-web" | "connect" | "rest" | "auth0";
 /** How a request refused before any method came: "http" for paths that are neither REST nor RPC. */
@@ -95,8 +98,14 @@ export class Metrics {
   private readonly deliveries: Record<"sent" | "failed" | "retry", Record<Medium, Counter.Internal>>;
   private readonly rejections = new Map<LimitName, Counter.Internal>();
 
-  constructor() {
-    collectDefaultMetrics({ register: this.registry });
+  private readonly sources: MetricsSource[] = [];
+
+  /**
+   * @param options.processMetrics false in a thread that serves beside the
+   * main one: the process's CPU, memory and event loop are the main thread's to report
+   */
+  constructor(options: { processMetrics?: boolean } = {}) {
+    if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
     // every series of a known label value exists at 0 from the first scrape, so that rate() sees its first increase
     const atZero = (counter: Counter<string>, value: string) => {
       const child = counter.labels(value);
@@ -169,8 +178,16 @@ export class Metrics {
     return this.notifierReading;
   }
 
+  /** Adds another thread's values to every scrape (`--workers`): counters and histograms add up. */
+  include(source: MetricsSource): void {
+    this.sources.push(source);
+  }
+
   /** The text a scrape gets, and its content type. */
   async scrape(): Promise<{ body: string; contentType: string }> {
-    return { body: await this.registry.metrics(), contentType: this.registry.contentType };
+    if (this.sources.length === 0) return { body: await this.registry.metrics(), contentType: this.registry.contentType };
+    const all = await Promise.all([this.registry.getMetricsAsJSON(), ...this.sources.map((source) => source())]);
+    const sum = AggregatorRegistry.aggregate(all);
+    return { body: await sum.metrics(), contentType: this.registry.contentType };
   }
 }

@@ -1,8 +1,7 @@
 /** Starts the notifier in its own thread (thread.ts) and relays its log lines and delivery outcomes. */
 import { Worker, type MessagePort } from "node:worker_threads";
-import pino from "pino";
 import type { NotificationSettings } from "./settings.js";
-import type { Logger } from "../logger.js";
+import { destinationOf, ownBindings, type Logger } from "../logger.js";
 import type { Notifier, NotifierOptions } from "./notifier.js";
 import type { NotifierThreadData, NotifierThreadMessage } from "./thread.js";
 
@@ -25,7 +24,7 @@ export async function startNotifierThread(config: NotificationSettings, options:
     config,
     keys: options.keys,
     // without the fields every line has anyway (the thread's logger adds them itself)
-    logBindings: withoutService(options.logger.bindings()),
+    logBindings: ownBindings(options.logger),
     ...(options.writer && { writer: options.writer }),
   };
   const worker = new Worker(new URL(`./thread.${fromSource ? "ts" : "js"}`, import.meta.url), {
@@ -34,7 +33,7 @@ export async function startNotifierThread(config: NotificationSettings, options:
     execArgv: fromSource ? ["--import", "tsx"] : [],
   });
   // the lines are finished (redacted, scrubbed) in the thread: they go to the same place as this thread's own
-  const destination = (options.logger as unknown as Record<symbol, NodeJS.WritableStream>)[pino.symbols.streamSym]!;
+  const destination = destinationOf(options.logger);
   let stopped: (() => void) | undefined;
   let exited = false;
   const started = new Promise<void>((resolve, reject) => {
@@ -89,9 +88,4 @@ export async function startNotifierThread(config: NotificationSettings, options:
       return closing;
     },
   };
-}
-
-function withoutService(bindings: Record<string, unknown>): Record<string, unknown> {
-  const { service: _base, ...own } = bindings;
-  return own;
 }

@@ -6,11 +6,10 @@
  * delivery outcomes go to that thread, which writes and counts them.
  */
 import { parentPort, workerData, type MessagePort } from "node:worker_threads";
-import { Writable } from "node:stream";
 import { Aggregates } from "../command/aggregates.js";
 import type { NotificationSettings } from "./settings.js";
 import { CodeCipher } from "../crypto/code_cipher.js";
-import { createLogger } from "../logger.js";
+import { createLogger, lineRelay } from "../logger.js";
 import { observeAppends } from "../eventstore/observed.js";
 import { openBackend } from "../eventstore/open.js";
 import type { Channel } from "./decide.js";
@@ -40,12 +39,7 @@ export type NotifierThreadMessage =
 async function run(data: NotifierThreadData): Promise<void> {
   const port = parentPort!;
   const post = (message: NotifierThreadMessage) => port.postMessage(message);
-  const destination = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString("utf8").split("\n")) if (line !== "") post({ kind: "log", line });
-      done();
-    },
-  });
+  const destination = lineRelay((line) => post({ kind: "log", line }));
   const { config } = data;
   const logger = createLogger({ level: config.logLevel, destination }).child(data.logBindings);
   const backend = await openBackend({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, sqliteWriter: data.writer });

@@ -4,7 +4,15 @@ import { BurstyRateLimiter, RateLimiterRes, type RateLimiterAbstract } from "rat
 import { statusOf, windowsOf, type LimitSpec, type LimitStatus, type RateLimitSettings, type Window } from "./rules.js";
 import type { RateLimitStore } from "./store.js";
 
-export class Limit {
+/** Counts calls against one limit; `Limit` counts here, `remoteRateLimits` in another thread. */
+export interface LimitCounter {
+  /** Counts a call; the status tells whether it was refused (retryAfterMs). */
+  consume(key: string): Promise<LimitStatus>;
+  /** Gives back a point, for a call that turned out to cost nothing. */
+  refund(key: string): Promise<LimitStatus>;
+}
+
+export class Limit implements LimitCounter {
   private readonly windows: Window[];
   private readonly limiters: RateLimiterAbstract[];
   private readonly counter: Pick<RateLimiterAbstract, "consume">;
@@ -45,11 +53,11 @@ export class Limit {
 
 /** The limits in force; an absent one is off. */
 export interface RateLimits {
-  changePassword?: Limit;
-  changePasswordPerIp?: Limit;
-  anonymousPerIp?: Limit;
-  resetPerUser?: Limit;
-  resetPerToken?: Limit;
+  changePassword?: LimitCounter;
+  changePasswordPerIp?: LimitCounter;
+  anonymousPerIp?: LimitCounter;
+  resetPerUser?: LimitCounter;
+  resetPerToken?: LimitCounter;
 }
 
 export function createRateLimits(store: RateLimitStore, settings: RateLimitSettings): RateLimits {

@@ -1,5 +1,6 @@
 /** The composition root: opens the data directory and the database, and wires the commands. */
 import fs from "node:fs";
+import type { MessagePort } from "node:worker_threads";
 import path from "node:path";
 import { DEFAULT_RESET_QUEUE, ResetQueue } from "../auth0/reset_queue.js";
 import { Aggregates } from "../command/aggregates.js";
@@ -47,16 +48,22 @@ export interface App {
   adminTokenFile: string;
   /** present when metrics are on (--metrics-port) */
   metrics?: Metrics;
+  /** on SQLite: a new port to this process's writer, for another thread to append through */
+  writerPort?(): MessagePort;
   close(): Promise<void>;
 }
 
 export interface AppOptions {
   clock?: () => Date;
   metrics?: Metrics;
-  /** false in all but one process on a SQLite file (see cluster.ts); default true */
+  /** false in the serving threads beside the main one (see threads.ts): one notifier per process; default true */
   runNotifier?: boolean;
   /** hashes and verifies passwords; default argon2id with the configured cost */
   hasher?: PasswordHasher;
+  /** on SQLite, append through the writer of the thread that gave this port (see threads.ts) */
+  sqliteWriter?: MessagePort;
+  /** limits counted elsewhere (by the main thread, see ratelimit/remote.ts); default: counted here */
+  limits?: RateLimits;
 }
 
 /** A data directory or database without an instance: operator commands never create one. */
@@ -93,7 +100,7 @@ export async function openApp(config: Config, logger: Logger, options: AppOption
   // the admin token and the outbox live here, on PostgreSQL too
   ensureDataDir(config.dataDir);
   const keys = loadEncryptionKeys(config);
-  const backend = await openBackend({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, clock });
+  const backend = await openBackend({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, clock, sqliteWriter: options.sqliteWriter });
   const { metrics } = options;
   // the notifier thread's appends count here too, like this thread's own
   const onAppend = metrics && {
@@ -142,7 +149,7 @@ export async function openApp(config: Config, logger: Logger, options: AppOption
   const users = createUserCommands(commandDeps);
   const queries = createUserQueries(commandDeps);
   const notificationState = notificationStateFor(backend, { leaseMs: config.notifyLeaseMs });
-  // the process that runs the notifier reports its gauges (a cluster sums every worker's)
+  // the thread that runs the notifier reports its gauges
   if (metrics && options.runNotifier !== false) watchNotifier(metrics, notificationState, clock, logger);
   const onDelivery = metrics && { onDelivery: metrics.delivery };
   let notifier: Notifier | undefined;
@@ -155,8 +162,8 @@ export async function openApp(config: Config, logger: Logger, options: AppOption
     await store.close();
     throw err;
   }
-  const limitStore = rateLimitStoreFor(backend);
-  const limits = createRateLimits(limitStore, config.rateLimits);
+  const limitStore = options.limits ? undefined : rateLimitStoreFor(backend);
+  const limits = options.limits ?? createRateLimits(limitStore!, config.rateLimits);
   const background = new ResetQueue({
     ...DEFAULT_RESET_QUEUE,
     // `npm run bench:change-password` compares with work that starts at once
@@ -171,16 +178,18 @@ export async function openApp(config: Config, logger: Logger, options: AppOption
     users,
     queries,
     authenticate: cachedAuthenticate((token) => authenticate(store, token), { ttlMs: config.tokenCacheSeconds * 1000, maxEntries: 10_000 }),
-    limits: metrics ? instrumentRateLimits(limits, metrics) : limits,
+    // limits counted in another thread are counted in its metrics
+    limits: metrics && limitStore ? instrumentRateLimits(limits, metrics) : limits,
     hashing,
     runInBackground(work) {
       background.add(() => work().catch((err: unknown) => logger.error({ err }, "background work failed")));
     },
     adminTokenFile,
     ...(metrics && { metrics }),
+    ...(backend.kind === "sqlite" && { writerPort: () => backend.store.writerPort() }),
     async close() {
       await background.close();
-      await limitStore.close();
+      await limitStore?.close();
       await notifier?.close();
       await store.close();
     },

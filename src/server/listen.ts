@@ -16,6 +16,8 @@ export interface ListenOptions {
   tls?: TlsCredentials;
   /** Defaults to DEFAULT_CONNECTION_LIMITS. */
   limits?: Partial<ConnectionLimits>;
+  /** share the port with other listeners that ask for it too (SO_REUSEPORT): the kernel spreads connections over them */
+  reusePort?: boolean;
 }
 
 export interface Listener {
@@ -114,7 +116,7 @@ export async function listen(handler: RequestHandler, options: ListenOptions): P
   return { port: address.port, url: `${scheme}://${urlHost(address)}:${address.port}`, close };
 }
 
-function bind(server: net.Server, { port, host }: ListenOptions): Promise<void> {
+function bind(server: net.Server, { port, host, reusePort }: ListenOptions): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
       if (err.code === "EADDRINUSE") {
@@ -126,7 +128,7 @@ function bind(server: net.Server, { port, host }: ListenOptions): Promise<void> 
       }
     };
     server.once("error", onError);
-    server.listen({ port, host }, () => {
+    server.listen({ port, host, ...(reusePort && { reusePort }) }, () => {
       server.off("error", onError);
       resolve();
     });

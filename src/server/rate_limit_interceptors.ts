@@ -12,7 +12,7 @@ import { originKey } from "../api/context.js";
 import { hashToken } from "../crypto/tokens.js";
 import { resourceExhausted } from "../errors/errors.js";
 import { parseBearer } from "../http/bearer.js";
-import { limitKey, type Limit, type RateLimits } from "../ratelimit/limits.js";
+import { limitKey, type LimitCounter, type RateLimits } from "../ratelimit/limits.js";
 import { pickStatus, rateLimitHeaders, retryAfterSeconds, type LimitStatus } from "../ratelimit/rules.js";
 
 /** Both editions of the UserService count against the same limits. */
@@ -54,7 +54,7 @@ export function passwordResetLimitInterceptor(limits: RateLimits): Interceptor {
     // the v2beta request has the same fields
     const message = req.message as PasswordResetRequest;
     const token = parseBearer(req.header.get("authorization"));
-    const checks: { name: string; limit: Limit; key: string; refusal: string; refundable?: boolean }[] = [];
+    const checks: { name: string; limit: LimitCounter; key: string; refusal: string; refundable?: boolean }[] = [];
     if (limits.resetPerToken && token !== undefined) {
       checks.push({ name: "token", limit: limits.resetPerToken, key: hashToken(token), refusal: "Too many password resets with this token" });
     }
@@ -87,7 +87,7 @@ export function passwordResetLimitInterceptor(limits: RateLimits): Interceptor {
  * authentication has accepted, are not counted; nor are the gRPC
  * infrastructure services (health, reflection), which probes call.
  */
-export function anonymousLimitInterceptor(limit: Limit): Interceptor {
+export function anonymousLimitInterceptor(limit: LimitCounter): Interceptor {
   return (next) => async (req) => {
     if (req.header.get("authorization") !== null || req.service.typeName.startsWith("grpc.")) return next(req);
     const status = await limit.consume(limitKey(req.contextValues.get(originKey)?.clientIp ?? ""));

@@ -90,13 +90,15 @@ export function createHandler(app: App, config: Config, logger: Logger): Request
 }
 
 export interface ServerOptions extends AppOptions {
-  /** false: count metrics but serve no /metrics; a cluster's primary gathers them (see cluster.ts) */
+  /** false: count metrics but serve no /metrics; the main thread gathers them (see threads.ts) */
   serveMetrics?: boolean;
+  /** share the port with the other serving threads (see threads.ts) */
+  reusePort?: boolean;
 }
 
 export async function startServer(config: Config, logger: Logger, options: ServerOptions = {}): Promise<RunningServer> {
   // no port, no metrics: nothing is counted when nobody can read it
-  const metrics = config.metricsPort === undefined ? undefined : new Metrics();
+  const metrics = config.metricsPort === undefined ? undefined : new Metrics({ processMetrics: options.serveMetrics !== false });
   const app = await openApp(config, logger, { ...options, ...(metrics && { metrics }) });
   let metricsServer: MetricsServer | undefined;
   try {
@@ -105,6 +107,7 @@ export async function startServer(config: Config, logger: Logger, options: Serve
       port: config.port,
       host: config.host,
       limits: config.connectionLimits,
+      ...(options.reusePort && { reusePort: true }),
       ...(config.tls && { tls: { cert: fs.readFileSync(config.tls.certFile), key: fs.readFileSync(config.tls.keyFile) } }),
     });
     logger.info({ url: listener.url, adminTokenFile: app.adminTokenFile, ...(metricsServer && { metricsUrl: metricsServer.url }) }, "latchkey listening");

@@ -1,9 +1,9 @@
 import fs from "node:fs";
 import { loadConfig } from "../../config.js";
 import { createLogger } from "../../logger.js";
-import { isWorker, runWorker, startCluster } from "../../server/cluster.js";
 import { checkPortFree } from "../../server/port.js";
 import { startServer } from "../../server/server.js";
+import { startWorkers } from "../../server/threads.js";
 import { command, configFlags } from "../command.js";
 
 export const start = command(
@@ -13,15 +13,11 @@ export const start = command(
   async (values) => {
     const config = loadConfig(process.env, values);
     const logger = createLogger({ level: config.logLevel });
-    if (config.workers > 1 && isWorker()) {
-      await runWorker(config, logger);
-      return new Promise<number>(() => {});
-    }
     // a busy port fails here, before the database is opened and the notifier started
     await checkPortFree(config.port, config.host);
     if (config.metricsPort !== undefined) await checkPortFree(config.metricsPort, config.metricsHost, "metrics port");
-    const server = config.workers > 1 ? await startCluster(config, logger) : await startServer(config, logger);
-    const adminTokenFile = "app" in server ? server.app.adminTokenFile : server.adminTokenFile;
+    const server = config.workers > 1 ? await startWorkers(config, logger) : await startServer(config, logger);
+    const { adminTokenFile } = server.app;
     // on a shared database only the instance that created it holds the admin token
     const token = fs.existsSync(adminTokenFile) ? `admin token in ${adminTokenFile}` : "admin token with the instance that created the database";
     const workers = config.workers > 1 ? `; ${config.workers} workers` : "";
