@@ -3,6 +3,10 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { openSqliteEventStore, type SqliteEventStore } from "../src/eventstore/sqlite.js";
+import { MessageChannel } from "node:worker_threads";
+import { createRateLimits } from "../src/ratelimit/limits.js";
+import { enabledLimits, remoteRateLimits, serveRateLimits } from "../src/ratelimit/remote.js";
+import { DEFAULT_RATE_LIMITS } from "../src/ratelimit/rules.js";
 import { memoryRateLimitStore } from "../src/ratelimit/store.js";
 
 // Counters share the event store's connection; their writes must leave its settings as they were.
@@ -67,5 +71,42 @@ describe("rate limit counters with the SQLite file", () => {
     const limiter = memoryStore(store).limiter({ keyPrefix: "a", points: 5, duration: 60 });
     expect((await limiter.consume("old")).consumedPoints).toBe(1);
     expect((await limiter.consume("new")).consumedPoints).toBe(3);
+  });
+});
+
+describe("rate limits counted by another thread (--workers)", () => {
+  it("count every thread's calls on the one set of counters, and refuse past the limit", async () => {
+    const store = open();
+    const owner = createRateLimits(memoryStore(store), { ...DEFAULT_RATE_LIMITS, anonymousPerIp: { points: 3, periodSeconds: 60 } });
+    const ports = [new MessageChannel(), new MessageChannel()];
+    for (const { port1 } of ports) serveRateLimits(port1, owner);
+    const [a, b] = ports.map(({ port2 }) => remoteRateLimits(port2, enabledLimits(owner)));
+    try {
+      // the same caller through two threads, in one turn of each thread's loop
+      const statuses = await Promise.all([a, b, a, b, a].map((limits) => limits!.anonymousPerIp!.consume("caller")));
+      expect(statuses.filter((s) => s.retryAfterMs === undefined)).toHaveLength(3);
+      expect(statuses.filter((s) => s.retryAfterMs !== undefined)).toHaveLength(2);
+      expect((await owner.anonymousPerIp!.consume("caller")).retryAfterMs).toBeGreaterThan(0);
+      // a point given back through one thread is back for the other
+      expect((await a!.anonymousPerIp!.consume("another")).remaining).toBe(2);
+      expect((await b!.anonymousPerIp!.refund("another")).remaining).toBe(3);
+      expect((await a!.anonymousPerIp!.consume("another")).remaining).toBe(2);
+      expect(Object.keys(a!).sort()).toEqual(Object.keys(owner).sort());
+    } finally {
+      for (const { port1, port2 } of ports) {
+        port1.close();
+        port2.close();
+      }
+    }
+  });
+
+  it("fail the call when the counting thread is gone", async () => {
+    const store = open();
+    const owner = createRateLimits(memoryStore(store), DEFAULT_RATE_LIMITS);
+    const { port1, port2 } = new MessageChannel();
+    const remote = remoteRateLimits(port2, enabledLimits(owner));
+    const pending = remote.resetPerToken!.consume("token");
+    port1.close();
+    await expect(pending).rejects.toThrow(/the counting thread is gone/);
   });
 });

@@ -34,6 +34,7 @@ export const { values: flags } = orExit(() =>
       only: { type: "string" },
       "history-users": { type: "string" },
       "history-events": { type: "string" },
+      "grpc-per-process": { type: "string" },
     },
     strict: true,
   }),
@@ -67,7 +68,7 @@ export const config = orExit(() => ({
   /** requests in flight: wrk connections, h2load processes (one connection, one stream each) */
   concurrency: 16,
   /** gRPC: consecutive requests per user, one h2load process each */
-  grpcPerProcess: 20,
+  grpcPerProcess: positive("grpc-per-process", flags["grpc-per-process"], 20),
   /** wrk connections at the fixed rate, so pacing is never short of a free connection */
   rateConnections: 64,
   profileS: flags.quick ? 5 : 15,
