@@ -68,7 +68,7 @@ export const config = orExit(() => ({
   /** requests in flight: wrk connections, h2load processes (one connection, one stream each) */
   concurrency: 16,
   /** gRPC: consecutive requests per user, one h2load process each */
-  grpcPerProcess: positive("grpc-per-process", flags["grpc-per-process"], 20),
+  grpcPerProcess: positive("grpc-per-process", flags["grpc-per-process"], 200),
   /** wrk connections at the fixed rate, so pacing is never short of a free connection */
   rateConnections: 64,
   profileS: flags.quick ? 5 : 15,
