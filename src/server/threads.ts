@@ -19,6 +19,8 @@ const RESTART_DELAY_MS = 1000;
 
 interface ServingThread {
   readonly worker: Worker;
+  /** resolves once the thread listens */
+  readonly started: Promise<void>;
   metrics: MetricsSource;
   /** asks the thread to finish its requests and stop; resolves when it has */
   stop(): Promise<void>;
@@ -44,10 +46,9 @@ export async function startWorkers(config: Config, logger: Logger): Promise<Runn
         if (!stopping) start(index).catch((err: unknown) => logger.error({ err, worker: index }, "serving thread could not start"));
       }, RESTART_DELAY_MS).unref();
     });
-    return listening.get(thread)!;
+    return thread.started;
   };
 
-  const listening = new WeakMap<ServingThread, Promise<void>>();
   const startThread = (index: number): ServingThread => {
     const limits = new MessageChannel();
     serveRateLimits(limits.port1, app.limits);
@@ -102,8 +103,9 @@ export async function startWorkers(config: Config, logger: Logger): Promise<Runn
       });
     });
     const post = (request: ServingThreadRequest) => worker.postMessage(request);
-    const thread: ServingThread = {
+    return {
       worker,
+      started,
       metrics: () =>
         new Promise((resolve) => {
           const id = nextScrape++;
@@ -116,8 +118,6 @@ export async function startWorkers(config: Config, logger: Logger): Promise<Runn
           post({ kind: "stop" });
         }),
     };
-    listening.set(thread, started);
-    return thread;
   };
 
   // a thread's metrics are read through whichever thread serves as that worker now
