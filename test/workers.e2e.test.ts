@@ -3,7 +3,7 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
 import { startCliServer, type CliServer } from "./support/cli.js";
-import { addUser, freePort } from "./support/notification.js";
+import { addUser, freePort, waitUntil } from "./support/notification.js";
 import { tempDir } from "./support/server.js";
 
 // On SQLite: the serving threads append through the main thread's one writer.
@@ -55,6 +55,8 @@ describe("latchkey start --workers 2", () => {
       expect(seen).toEqual(Array.from({ length: 25 }, (_, i) => i + 2));
     }
     const served = (worker: number, method: string) => linesOf(server!, new RegExp(`"worker":${worker},.*"method":"zitadel.user.v2.UserService/${method}"`)).length;
+    // a serving thread's lines reach the log through the main thread, possibly after the answer
+    await waitUntil(() => served(0, "PasswordReset") + served(1, "PasswordReset") >= 100, "every reset's log line");
     expect(served(0, "PasswordReset") + served(1, "PasswordReset")).toBe(100);
     expect(served(0, "PasswordReset")).toBeGreaterThan(0);
     expect(served(1, "PasswordReset")).toBeGreaterThan(0);
@@ -63,13 +65,16 @@ describe("latchkey start --workers 2", () => {
     const statuses = await Promise.all(Array.from({ length: 80 }, () => anonymousSetPassword(server!.url, users[3]!.userId)));
     expect(statuses.filter((s) => s !== 429)).toHaveLength(20);
     expect(statuses.filter((s) => s === 429)).toHaveLength(60);
+    await waitUntil(() => served(0, "SetPassword") + served(1, "SetPassword") >= 80, "every SetPassword's log line");
     expect(served(0, "SetPassword")).toBeGreaterThan(0);
     expect(served(1, "SetPassword")).toBeGreaterThan(0);
 
     // one /metrics, with the sum of both threads' calls and the main thread's count of refusals
-    const scrape = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-    const resets = /^latchkey_requests_total\{[^}]*method="zitadel.user.v2.UserService\/PasswordReset"[^}]*code="OK"[^}]*\} (\d+)$/m.exec(scrape);
-    expect(Number(resets?.[1])).toBe(100);
+    const resetsIn = (text: string) => Number(/^latchkey_requests_total\{[^}]*method="zitadel.user.v2.UserService\/PasswordReset"[^}]*code="OK"[^}]*\} (\d+)$/m.exec(text)?.[1]);
+    let scrape = "";
+    // a call is counted when it ends, which may be just after its answer left
+    await waitUntil(async () => resetsIn((scrape = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text())) >= 100, "every reset counted");
+    expect(resetsIn(scrape)).toBe(100);
     const refused = /^latchkey_rate_limit_rejections_total\{[^}]*limit="anonymous_ip"[^}]*\} (\d+)$/m.exec(scrape);
     expect(Number(refused?.[1])).toBe(60);
     expect(scrape.match(/^process_cpu_seconds_total /gm)).toHaveLength(1);

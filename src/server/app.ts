@@ -12,7 +12,7 @@ import { createUserCommands, type UserCommands } from "../command/user/commands.
 import { createUserQueries, type UserQueries } from "../query/queries.js";
 import type { Config } from "../config.js";
 import { CodeCipher } from "../crypto/code_cipher.js";
-import { hashQueue } from "../crypto/hash_queue.js";
+import { HASH_CONCURRENCY, hashQueue } from "../crypto/hash_queue.js";
 import { argon2idHasher, type PasswordHasher } from "../crypto/passwords.js";
 import type { EventStore } from "../eventstore/eventstore.js";
 import { observeAppends } from "../eventstore/observed.js";
@@ -135,7 +135,11 @@ export async function openApp(config: Config, logger: Logger, options: AppOption
         timeCost: config.argon2.iterations,
         parallelism: config.argon2.parallelism,
       }),
-    { maxWaiting: config.argon2MaxQueue },
+    // with --workers the threads share the process's allowance: libuv's thread pool is one per process
+    {
+      concurrency: Math.max(1, Math.floor(HASH_CONCURRENCY / config.workers)),
+      maxWaiting: Math.ceil(config.argon2MaxQueue / config.workers),
+    },
   );
   const commandDeps = {
     store,
