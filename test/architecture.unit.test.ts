@@ -19,7 +19,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ["query"],
   ["command"],
   ["eventstore"],
-  ["crypto", "errors", "http", "logger"],
+  ["crypto", "errors", "http", "logger", "pending_calls"],
 ];
 
 /** Imports that run up a layer, each explained in ARCHITECTURE.md: "from -> to". */

@@ -27,7 +27,13 @@ interface Known {
 }
 
 export class Aggregates {
-  private readonly tails = new Map<string, Promise<unknown>>();
+  /**
+   * Aggregates with a command under way here, each with the commands waiting for it.
+   * Gains and loses an entry on nearly every command, so it holds only these small
+   * queues: a table V8 leaves behind when it rehashes keeps what it held alive through
+   * the next scavenges, and a promise here would reach a whole request's objects.
+   */
+  private readonly busy = new Map<string, (() => void)[]>();
   private readonly known = new LRUCache<string, Known>({ max: CACHED_STATES });
 
   /**
@@ -45,14 +51,15 @@ export class Aggregates {
   /** Runs `work` after every earlier piece of work on the same aggregate in this process. */
   async serialize<T>(aggregate: AggregateRef, work: () => Promise<T>): Promise<T> {
     const key = `${aggregate.type}/${aggregate.id}`;
-    const previous = this.tails.get(key) ?? Promise.resolve();
-    const current = previous.then(work, work);
-    const tail = current.catch(() => undefined);
-    this.tails.set(key, tail);
+    let waiting = this.busy.get(key);
+    if (waiting) await new Promise<void>((resolve) => waiting!.push(resolve));
+    else this.busy.set(key, (waiting = []));
     try {
-      return await current;
+      return await work();
     } finally {
-      if (this.tails.get(key) === tail) this.tails.delete(key);
+      const next = waiting.shift();
+      if (next) next();
+      else this.busy.delete(key);
     }
   }
 

@@ -10,6 +10,7 @@ import Database from "better-sqlite3";
 import { ConcurrencyError, UniqueConstraintError, type StoredEvent } from "./eventstore.js";
 import type { Outcome } from "./group_commit.js";
 import type { AppendOutcome, AppendRequest, CounterRow, WriteConflict, WriterOptions, WriterReply, WriterRequest } from "./sqlite_writer.js";
+import { PendingCalls } from "../pending_calls.js";
 
 export interface WriterClient {
   /** resolves when the writer has opened the file; rejects when it cannot */
@@ -47,8 +48,7 @@ export function connectWriter(port: MessagePort, instanceId: string): WriterClie
 function writerClient(target: Worker | MessagePort, instanceId: string, owner: boolean): WriterClient & { stop(err: Error): void } {
   // held while the writer starts and while a request waits for it
   if (!owner) target.unref();
-  const waiting = new Map<number, { resolve(value?: unknown): void; reject(err: Error): void }>();
-  let nextId = 1;
+  const waiting = new PendingCalls<unknown>();
   let stopped: Error | undefined;
   let onReady: { resolve(): void; reject(err: Error): void } | undefined;
   const ready = owner ? new Promise<void>((resolve, reject) => (onReady = { resolve, reject })) : Promise.resolve();
@@ -57,9 +57,8 @@ function writerClient(target: Worker | MessagePort, instanceId: string, owner: b
 
   const request = <T>(message: (id: number) => WriterRequest): Promise<T> => {
     if (stopped) return Promise.reject(stopped);
-    const id = nextId++;
     return new Promise<T>((resolve, reject) => {
-      waiting.set(id, { resolve: resolve as (value?: unknown) => void, reject });
+      const id = waiting.add({ resolve: resolve as (value: unknown) => void, reject });
       target.ref();
       target.postMessage(message(id));
     });
@@ -68,8 +67,7 @@ function writerClient(target: Worker | MessagePort, instanceId: string, owner: b
   const stop = (err: Error) => {
     stopped ??= err;
     onReady?.reject(err);
-    for (const pending of waiting.values()) pending.reject(err);
-    waiting.clear();
+    for (const pending of waiting.takeAll()) pending.reject(err);
     onClosed?.();
   };
 
@@ -83,11 +81,10 @@ function writerClient(target: Worker | MessagePort, instanceId: string, owner: b
         stop(new Error("the event store is closed"));
         return;
       default: {
-        const pending = waiting.get(reply.id);
-        waiting.delete(reply.id);
+        const pending = waiting.take(reply.id);
         if (waiting.size === 0) target.unref();
         if (reply.kind === "appended") pending?.resolve(reply.outcomes);
-        else if (reply.kind === "saved") pending?.resolve();
+        else if (reply.kind === "saved") pending?.resolve(undefined);
         else pending?.reject(new Database.SqliteError(reply.message, reply.code ?? "SQLITE_ERROR"));
       }
     }

@@ -9,6 +9,7 @@
 import type { MessagePort } from "node:worker_threads";
 import type { LimitCounter, RateLimits } from "./limits.js";
 import type { LimitStatus } from "./rules.js";
+import { PendingCalls } from "../pending_calls.js";
 
 type LimitName = keyof RateLimits;
 
@@ -42,22 +43,19 @@ export function serveRateLimits(port: MessagePort, limits: RateLimits): void {
 
 /** In a serving thread: limits with the same names as `enabled`, counted through `port`. */
 export function remoteRateLimits(port: MessagePort, enabled: readonly LimitName[]): RateLimits {
-  const waiting = new Map<number, { resolve(status: LimitStatus): void; reject(err: Error): void }>();
+  const waiting = new PendingCalls<LimitStatus>();
   let queued: LimitCall[] = [];
-  let nextId = 1;
 
   port.on("message", (answers: LimitAnswer[]) => {
     for (const answer of answers) {
-      const pending = waiting.get(answer.id);
-      waiting.delete(answer.id);
+      const pending = waiting.take(answer.id);
       if ("status" in answer) pending?.resolve(answer.status);
       else pending?.reject(new Error(`rate limit: ${answer.error}`));
     }
     if (waiting.size === 0) port.unref();
   });
   port.on("close", () => {
-    for (const pending of waiting.values()) pending.reject(new Error("rate limit: the counting thread is gone"));
-    waiting.clear();
+    for (const pending of waiting.takeAll()) pending.reject(new Error("rate limit: the counting thread is gone"));
   });
   port.unref();
 
@@ -68,8 +66,7 @@ export function remoteRateLimits(port: MessagePort, enabled: readonly LimitName[
   };
   const call = (name: LimitName, op: LimitCall["op"], key: string) =>
     new Promise<LimitStatus>((resolve, reject) => {
-      const id = nextId++;
-      waiting.set(id, { resolve, reject });
+      const id = waiting.add({ resolve, reject });
       if (queued.length === 0) setImmediate(flush);
       queued.push({ id, name, op, key });
       port.ref();
