@@ -458,6 +458,25 @@ describe("close", () => {
     expect(performance.now() - begun).toBeGreaterThan(SLOW_MS / 2);
   });
 
+  it("answers the in-flight request of a kept-alive HTTP/1.1 connection with Connection: close, then ends it", async () => {
+    const { listener, slowStarted } = await startWithSlowRequest();
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      expect(await http1Get(`${listener.url}/a`, { agent })).toBe("1.1 /a");
+      const answered = new Promise<http.IncomingMessage>((resolve, reject) => {
+        http.get(`${listener.url}/slow`, { agent }, resolve).on("error", reject);
+      });
+      await slowStarted;
+      const closed = listener.close();
+      const res = await answered;
+      expect(res.headers.connection).toBe("close");
+      res.resume();
+      await closedWithin(closed);
+    } finally {
+      agent.destroy();
+    }
+  });
+
   it("waits for an in-flight HTTP/2 stream and refuses new connections meanwhile", async () => {
     const { listener, slowStarted } = await startWithSlowRequest();
     const session = http2.connect(listener.url);
