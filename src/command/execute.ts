@@ -1,3 +1,4 @@
+import { setTimeout } from "node:timers/promises";
 import {
   ConcurrencyError,
   type AggregateRef,
@@ -27,10 +28,22 @@ export interface Executed<S> {
 }
 
 const MAX_ATTEMPTS = 10;
+/** the most a retry waits, ms; the waits of 10 attempts add up to about half a second at most */
+const MAX_BACKOFF_MS = 100;
 
 /**
- * Load, decide, append; on a concurrent change by another process, decide
- * again on fresh state. The decision function must be pure. A decision
+ * How long to wait before attempt `attempt + 1`: a random time up to a ceiling
+ * that doubles with each lost race. Without it, a process that must read
+ * before each try loses every race to one that decides on its kept state,
+ * for as long as that one has calls queued for the aggregate.
+ */
+export function backoffMs(attempt: number, random: () => number = Math.random): number {
+  return random() * Math.min(2 ** attempt, MAX_BACKOFF_MS);
+}
+
+/**
+ * Load, decide, append; on a concurrent change by another process, wait a
+ * little (backoffMs) and decide again on fresh state. The decision function must be pure. A decision
  * without events appends nothing (stored is empty).
  *
  * The first decision is made on the state kept in memory, without reading
@@ -83,6 +96,7 @@ export async function execute<S extends { sequence: number; orgId: string }>(
         if (attempt >= MAX_ATTEMPTS) {
           throw unavailable("COMMAND-r3Tr1", "Errors.Internal.Contention", "Too many concurrent changes, try again");
         }
+        await setTimeout(backoffMs(attempt));
       }
     }
   });
