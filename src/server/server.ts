@@ -2,7 +2,7 @@
 import fs from "node:fs";
 import { createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import { inProcessOrigin, originKey } from "../api/context.js";
+import { originKey } from "../api/context.js";
 import { requestOrigin } from "../http/origin.js";
 import { CHANGE_PASSWORD_PATH, changePasswordRoute } from "../auth0/change_password.js";
 import type { Config } from "../config.js";
@@ -40,8 +40,8 @@ export function createHandler(app: App, config: Config, logger: Logger): Request
   // who asked is the token's; from where is the client's address, the same for every entry point
   const isTrustedProxy = addressMatcher(config.trustedProxies);
   const originOf = (req: HttpRequest) => requestOrigin(req, isTrustedProxy);
-  const gatewayOrigin = inProcessOrigin(originOf);
-  const gateway = restGateway({ routes, interceptors: [gatewayOrigin.interceptor, ...interceptors("rest")], maxBodyBytes: config.maxBodyBytes });
+  const contextValues = (req: HttpRequest) => createContextValues().set(originKey, originOf(req));
+  const gateway = restGateway({ routes, interceptors: interceptors("rest"), maxBodyBytes: config.maxBodyBytes, contextValues });
   const rpc = connectNodeAdapter({
     routes,
     interceptors: interceptors(),
@@ -51,7 +51,7 @@ export function createHandler(app: App, config: Config, logger: Logger): Request
       refused.gate(context);
     },
     fallback: gateway.notFound,
-    contextValues: (req) => createContextValues().set(originKey, originOf(req)),
+    contextValues,
   });
   const cors = corsHandler(config.corsOrigins, gateway.methods);
   const changePassword = changePasswordRoute({
@@ -73,7 +73,7 @@ export function createHandler(app: App, config: Config, logger: Logger): Request
     resetPage({ checkLink: app.users.checkResetLink, originOf, logger }),
     ...healthRoutes(app.store, app.database),
     openApiRoute(gateway.services),
-    gatewayOrigin.route(gateway.route),
+    gateway.route,
   ];
   return (req, res) => {
     // Answers carry codes, tokens and user data, errors echo requests: no cache keeps them.

@@ -1,10 +1,23 @@
 /**
  * The REST gateway: transcodes HTTP/JSON calls on the annotated paths into
- * calls of the same router, with the same interceptors, over an in-process
- * transport, and writes the answer as grpc-gateway does.
+ * calls of the same service implementations, through the same interceptors,
+ * and writes the answer as grpc-gateway does. The call goes straight to the
+ * implementation: no RPC protocol encodes it again in between.
  */
-import { toJson, type DescService } from "@bufbuild/protobuf";
-import { Code, createRouterTransport, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
+import { create, isMessage, toJson, type DescMessage, type DescMethod, type DescService } from "@bufbuild/protobuf";
+import {
+  Code,
+  createContextValues,
+  createHandlerContext,
+  createMethodImplSpec,
+  createServiceImplSpec,
+  type ConnectRouter,
+  type ContextValues,
+  type Interceptor,
+  type MethodImplSpec,
+  type UnaryRequest,
+  type UnaryResponse,
+} from "@connectrpc/connect";
 import type { HttpRoute } from "../../http/route.js";
 import { GatewayError, methodNotAllowed, unsupportedMediaType, writeError } from "./errors.js";
 import { BodyTooLargeError, callHeaders, isJsonContentType, readBodyBytes, requestUrl, sendJson, type HttpRequest, type HttpResponse, type JsonResponse } from "../../http/io.js";
@@ -15,6 +28,8 @@ export interface GatewayOptions {
   routes: (router: ConnectRouter) => void;
   interceptors: Interceptor[];
   maxBodyBytes: number;
+  /** the context values a call starts with, from its HTTP request */
+  contextValues?: (req: HttpRequest) => ContextValues;
 }
 
 export interface Gateway {
@@ -33,16 +48,9 @@ export interface Gateway {
 /** Request headers handed on to the call; everything else stays at the edge. */
 const FORWARDED_HEADERS = ["authorization", "x-request-id"];
 
-export function restGateway({ routes, interceptors, maxBodyBytes }: GatewayOptions): Gateway {
-  let router!: ConnectRouter;
-  const transport = createRouterTransport(
-    (r) => {
-      routes(r);
-      router = r;
-    },
-    { router: { interceptors, readMaxBytes: maxBodyBytes } },
-  );
-  const services = [...new Set(router.handlers.map((h) => h.service))];
+export function restGateway({ routes, interceptors, maxBodyBytes, contextValues = () => createContextValues() }: GatewayOptions): Gateway {
+  const implementations = implementationsOf(routes);
+  const services = [...new Set([...implementations.values()].map((spec) => spec.method.parent))];
   const table = restRoutes(services);
 
   async function serve(route: RestRoute, captures: string[], req: HttpRequest, res: HttpResponse, url: URL) {
@@ -54,7 +62,7 @@ export function restGateway({ routes, interceptors, maxBodyBytes }: GatewayOptio
         const value = req.headers[name];
         if (typeof value === "string") forwardHeader(header, name, value);
       }
-      const result = await transport.unary(route.method, undefined, undefined, header, input);
+      const result = await invoke(implementations.get(route.method)!, interceptors, req, header, contextValues(req), input);
       sendJson(res, 200, toJson(route.method.output, result.message), callHeaders(result.header, result.trailer));
     } catch (err) {
       if (err instanceof BodyTooLargeError) {
@@ -90,6 +98,68 @@ export function restGateway({ routes, interceptors, maxBodyBytes }: GatewayOptio
   const handles = (path: string) => table.some((r) => r.pattern.test(path));
 
   return { services, route, notFound, handles, methods: [...new Set(table.map((r) => r.httpMethod))] };
+}
+
+/** The implementation of every method `routes` registers, as a router would hold them. */
+function implementationsOf(routes: (router: ConnectRouter) => void): Map<DescMethod, MethodImplSpec> {
+  const specs = new Map<DescMethod, MethodImplSpec>();
+  const recorder: ConnectRouter = {
+    handlers: [],
+    service(service, implementation) {
+      for (const spec of Object.values(createServiceImplSpec(service, implementation).methods)) specs.set(spec.method, spec);
+      return recorder;
+    },
+    rpc(method, impl) {
+      specs.set(method, createMethodImplSpec(method, impl));
+      return recorder;
+    },
+  };
+  routes(recorder);
+  return specs;
+}
+
+/** Runs a unary implementation behind the interceptors, the outermost first, as the router does for its protocols. */
+async function invoke(
+  spec: MethodImplSpec,
+  interceptors: readonly Interceptor[],
+  req: HttpRequest,
+  header: Headers,
+  values: ContextValues,
+  input: UnaryRequest["message"],
+): Promise<UnaryResponse> {
+  if (spec.kind !== "unary") throw new Error(`${spec.method.name} is not unary`);
+  const { method } = spec;
+  const service = method.parent;
+  const context = createHandlerContext({
+    service,
+    method,
+    protocolName: "rest",
+    requestMethod: req.method ?? "POST",
+    url: req.url ?? "/",
+    requestHeader: header,
+    contextValues: values,
+  });
+  const implementation = async (call: UnaryRequest): Promise<UnaryResponse> => {
+    const output = await spec.impl(call.message, { ...context, requestHeader: call.header, values: call.contextValues, signal: call.signal });
+    return { stream: false, service, method, header: context.responseHeader, trailer: context.responseTrailer, message: asMessage(method.output, output) };
+  };
+  const next = interceptors.reduceRight((inner, interceptor) => interceptor(inner), implementation as Parameters<Interceptor>[0]);
+  return (await next({
+    stream: false,
+    service,
+    method,
+    requestMethod: context.requestMethod,
+    url: context.url,
+    signal: context.signal,
+    header,
+    contextValues: values,
+    message: input,
+  })) as UnaryResponse;
+}
+
+/** An implementation may answer with a message or with the fields to make one. */
+function asMessage(schema: DescMessage, output: unknown) {
+  return isMessage(output, schema) ? output : create(schema, output as never);
 }
 
 /**
