@@ -5,9 +5,8 @@
  * and their count here: request id, HTTP method, path without its query and
  * status, never a body or a query string.
  */
-import { AsyncLocalStorage } from "node:async_hooks";
 import { randomUUID } from "node:crypto";
-import { Code, ConnectError, type HandlerContext, type Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, createContextKey, type ContextValues, type HandlerContext, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "../logger.js";
 import type { RefusalProtocol } from "../metrics/metrics.js";
 import { requestUrl, type HttpRequest, type HttpResponse } from "../http/io.js";
@@ -31,17 +30,24 @@ export interface RefusalOptions {
 export interface Refusals {
   /** Handles one request with `handle`, and logs and counts it if it is refused before a method. */
   observe(req: HttpRequest, res: HttpResponse, handle: () => void): void;
+  /** The context values of a call on an observed request: they tell the interceptor which request it is. */
+  values(req: HttpRequest, values: ContextValues): ContextValues;
   /** Outermost in every interceptor chain: the request reached a method. */
   interceptor: Interceptor;
-  /** A Connect request gate: notes the error a call ends in, also when it never reaches its method. */
-  gate(context: HandlerContext): void;
+  /** For a Connect request gate: the error a call ended in, also when it never reached its method. */
+  ended(context: HandlerContext, reason: unknown): void;
 }
 
 /** Longest path written to the log; the rest of a longer one is cut off. */
 const MAX_LOGGED_PATH = 256;
 
+/** Where observe() keeps a request's exchange, for values() to find. */
+const EXCHANGE = Symbol("latchkey.exchange");
+type ObservedRequest = HttpRequest & { [EXCHANGE]?: Exchange };
+
+const exchangeKey = createContextKey<Exchange | undefined>(undefined, { description: "what is known of the request while it is handled" });
+
 export function refusals({ logger, count, isRestPath }: RefusalOptions): Refusals {
-  const current = new AsyncLocalStorage<Exchange>();
   return {
     observe(req, res, handle) {
       const requestId = requestIdOf(req);
@@ -57,26 +63,21 @@ export function refusals({ logger, count, isRestPath }: RefusalOptions): Refusal
         logger[level]({ requestId, method: req.method, path: path.slice(0, MAX_LOGGED_PATH), protocol, status }, "refused");
         count?.(protocol, status);
       });
-      current.run(exchange, handle);
+      (req as ObservedRequest)[EXCHANGE] = exchange;
+      handle();
     },
 
+    values: (req, values) => values.set(exchangeKey, (req as ObservedRequest)[EXCHANGE]),
+
     interceptor: (next) => (req) => {
-      const exchange = current.getStore();
+      const exchange = req.contextValues.get(exchangeKey);
       if (exchange) exchange.reached = true;
       return next(req);
     },
 
-    gate(context) {
-      const exchange = current.getStore();
-      if (!exchange) return;
-      const { signal } = context;
-      signal.addEventListener(
-        "abort",
-        () => {
-          if (signal.reason instanceof ConnectError) exchange.code = signal.reason.code;
-        },
-        { once: true },
-      );
+    ended(context, reason) {
+      const exchange = context.values.get(exchangeKey);
+      if (exchange && reason instanceof ConnectError) exchange.code = reason.code;
     },
   };
 }

@@ -19,7 +19,7 @@ import { healthRoutes } from "./health.js";
 import { rpcInterceptors, rpcRoutes } from "./rpc.js";
 import { listen } from "./listen.js";
 import type { HttpRequest, HttpRoute, RequestHandler } from "../http/route.js";
-import { malformedRequestGate } from "./malformed_request.js";
+import { relabelCallerFault } from "./malformed_request.js";
 import { openApiRoute } from "./openapi.js";
 import { refusals } from "./refusals.js";
 
@@ -40,15 +40,20 @@ export function createHandler(app: App, config: Config, logger: Logger): Request
   // who asked is the token's; from where is the client's address, the same for every entry point
   const isTrustedProxy = addressMatcher(config.trustedProxies);
   const originOf = (req: HttpRequest) => requestOrigin(req, isTrustedProxy);
-  const contextValues = (req: HttpRequest) => createContextValues().set(originKey, originOf(req));
+  const contextValues = (req: HttpRequest) => refused.values(req, createContextValues().set(originKey, originOf(req)));
   const gateway = restGateway({ routes, interceptors: interceptors("rest"), maxBodyBytes: config.maxBodyBytes, contextValues });
   const rpc = connectNodeAdapter({
     routes,
     interceptors: interceptors(),
     readMaxBytes: config.maxBodyBytes,
+    // runs before the body is read; the call's signal aborts with the error a call ends in, before it is written out
     requestGate: (context) => {
-      malformedRequestGate(context);
-      refused.gate(context);
+      const { signal } = context;
+      const ended = () => {
+        relabelCallerFault(signal.reason);
+        refused.ended(context, signal.reason);
+      };
+      signal.addEventListener("abort", ended, { once: true });
     },
     fallback: gateway.notFound,
     contextValues,
