@@ -1,6 +1,9 @@
-import { ConnectError } from "@connectrpc/connect";
+import { Readable } from "node:stream";
+import { Code, ConnectError, createContextKey, createContextValues, type HandlerContext, type Interceptor } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
 import { UserService, type PasswordResetRequest } from "../gen/zitadel/user/v2/user_service_pb.js";
+import type { HttpRequest, HttpResponse } from "../src/http/io.js";
+import { restGateway } from "../src/server/gateway/gateway.js";
 import { requestMessage } from "../src/server/gateway/request.js";
 import { compileTemplate, restRoutes, type RestRoute } from "../src/server/gateway/routes.js";
 
@@ -78,5 +81,94 @@ describe("request messages", () => {
       error = err;
     }
     expect(ConnectError.from(error).message).toMatch(message);
+  });
+});
+
+describe("a call through the gateway", () => {
+  const userIdKey = createContextKey<string>("", { description: "test: set from the HTTP request" });
+
+  function gatewayWith(impl: Partial<Record<string, (req: never, ctx: HandlerContext) => unknown>>, seen: string[]) {
+    const named = (name: string): Interceptor => (next) => async (req) => {
+      seen.push(`${name} in`);
+      try {
+        const res = await next(req);
+        res.header.set("X-RateLimit-Limit", name);
+        return res;
+      } catch (err) {
+        if (err instanceof ConnectError) err.metadata.set("Retry-After", "7");
+        throw err;
+      } finally {
+        seen.push(`${name} out`);
+      }
+    };
+    return restGateway({
+      routes: (router) => router.service(UserService, impl as never),
+      interceptors: [named("outer"), named("inner")],
+      maxBodyBytes: 1024,
+      contextValues: (req) => createContextValues().set(userIdKey, String(req.headers["x-test"])),
+    });
+  }
+
+  function call(gateway: ReturnType<typeof restGateway>, path: string, body: string) {
+    return new Promise<{ status: number; headers: Record<string, string>; json: Record<string, unknown> }>((resolve) => {
+      const req = Object.assign(Readable.from([Buffer.from(body)]), {
+        method: "POST",
+        url: path,
+        headers: { "content-type": "application/json", "content-length": String(body.length), "x-test": "from-http", "x-request-id": "rid-1" },
+      }) as unknown as HttpRequest;
+      let status = 0;
+      let headers: Record<string, string> = {};
+      const res = {
+        writeHead(s: number, h: Record<string, string>) {
+          status = s;
+          headers = h;
+        },
+        end: (text: string) => resolve({ status, headers, json: JSON.parse(text) as Record<string, unknown> }),
+      } as unknown as HttpResponse;
+      expect(gateway.route(req, res)).toBe(true);
+    });
+  }
+
+  it("runs the interceptors outermost first around the implementation, which gets the message, the headers and the context values", async () => {
+    const seen: string[] = [];
+    let got: { userId: string; value: string; requestId: string | null } | undefined;
+    const gateway = gatewayWith(
+      {
+        passwordReset: (req: PasswordResetRequest, ctx: HandlerContext) => {
+          seen.push("implementation");
+          got = { userId: req.userId, value: ctx.values.get(userIdKey), requestId: ctx.requestHeader.get("x-request-id") };
+          return { verificationCode: "ABC123" };
+        },
+      },
+      seen,
+    );
+    const answer = await call(gateway, "/v2/users/42/password_reset", '{"returnCode":{}}');
+    expect(answer.status).toBe(200);
+    expect(answer.json).toEqual({ verificationCode: "ABC123" });
+    expect(answer.headers["X-RateLimit-Limit"]).toBe("outer");
+    expect(seen).toEqual(["outer in", "inner in", "implementation", "inner out", "outer out"]);
+    expect(got).toEqual({ userId: "42", value: "from-http", requestId: "rid-1" });
+  });
+
+  it("writes an error with the status of its code and the headers the interceptors put on it", async () => {
+    const seen: string[] = [];
+    const gateway = gatewayWith(
+      {
+        passwordReset: () => {
+          throw new ConnectError("slow down", Code.ResourceExhausted);
+        },
+      },
+      seen,
+    );
+    const answer = await call(gateway, "/v2/users/42/password_reset", '{"returnCode":{}}');
+    expect(answer.status).toBe(429);
+    expect(answer.json).toMatchObject({ code: Code.ResourceExhausted, message: "slow down" });
+    expect(answer.headers["Retry-After"]).toBe("7");
+  });
+
+  it("answers a method without an implementation with Unimplemented", async () => {
+    const answer = await call(gatewayWith({}, []), "/v2/users/42/password_reset", '{"returnCode":{}}');
+    expect(answer.status).toBe(501);
+    expect(answer.json).toMatchObject({ code: Code.Unimplemented });
   });
 });
