@@ -43,8 +43,8 @@ export function backoffMs(attempt: number, random: () => number = Math.random): 
 
 /**
  * Load, decide, append; on a concurrent change by another process, wait a
- * little (backoffMs) and decide again on fresh state. The decision function must be pure. A decision
- * without events appends nothing (stored is empty).
+ * little (backoffMs) and decide again on fresh state. The decision function
+ * must be pure. A decision without events appends nothing (stored is empty).
  *
  * The first decision is made on the state kept in memory, without reading
  * the store: when it appends, the store's sequence check proves the state
