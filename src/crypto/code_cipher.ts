@@ -3,6 +3,8 @@ import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:
 const ALGORITHM = "aes-256-gcm";
 const IV_BYTES = 12;
 const VERSION = "v1";
+/** IVs cut from one draw of random bytes: a call into the CSPRNG per this many codes instead of one per code */
+const IVS_PER_DRAW = 256;
 
 /** Short, stable name of a key, stored beside each ciphertext so rotation can find it. */
 export function keyId(key: Buffer): string {
@@ -17,6 +19,8 @@ export function keyId(key: Buffer): string {
 export class CodeCipher {
   private readonly keys: Map<string, Buffer>;
   private readonly current: { id: string; key: Buffer };
+  private ivs = Buffer.alloc(0);
+  private ivOffset = 0;
 
   constructor(keys: readonly Buffer[]) {
     const [first] = keys;
@@ -29,13 +33,24 @@ export class CodeCipher {
   }
 
   encrypt(plain: string): string {
-    const iv = randomBytes(IV_BYTES);
+    const iv = this.nextIv();
     const cipher = createCipheriv(ALGORITHM, this.current.key, iv);
     const ciphertext = Buffer.concat([cipher.update(plain, "utf8"), cipher.final()]);
     const tag = cipher.getAuthTag();
     return [VERSION, this.current.id, iv, ciphertext, tag]
       .map((part) => (typeof part === "string" ? part : part.toString("base64url")))
       .join(".");
+  }
+
+  /** A fresh random IV; no two calls share bytes, as GCM needs for every IV under one key. */
+  private nextIv(): Buffer {
+    if (this.ivOffset + IV_BYTES > this.ivs.length) {
+      this.ivs = randomBytes(IV_BYTES * IVS_PER_DRAW);
+      this.ivOffset = 0;
+    }
+    const iv = this.ivs.subarray(this.ivOffset, this.ivOffset + IV_BYTES);
+    this.ivOffset += IV_BYTES;
+    return iv;
   }
 
   decrypt(sealed: string): string {
