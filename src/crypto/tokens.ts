@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from "node:crypto";
+import { hash, randomBytes } from "node:crypto";
 
 /** A personal access token: 256 random bits, shown once, stored only as a hash. */
 export function generateToken(): string {
@@ -7,5 +7,5 @@ export function generateToken(): string {
 
 /** Tokens carry 256 bits of entropy, so a plain SHA-256 is a sufficient one-way hash. */
 export function hashToken(token: string): string {
-  return createHash("sha256").update(token, "utf8").digest("hex");
+  return hash("sha256", token, "hex");
 }
