@@ -29,6 +29,9 @@ export function scrubUrlPasswords(text: string): string {
   return text.includes("://") ? text.replace(URL_CREDENTIALS, "$1:[redacted]@") : text;
 }
 
+/** What standard output may hold unwritten while its reader lags; lines beyond it are dropped, not waited for. */
+const MAX_UNWRITTEN_BYTES = 16 * 1024 * 1024;
+
 export function createLogger(options: { level?: string; destination?: NodeJS.WritableStream } = {}): Logger {
   return pino(
     {
@@ -37,21 +40,61 @@ export function createLogger(options: { level?: string; destination?: NodeJS.Wri
       redact: { paths: REDACT, censor: "[redacted]" },
       hooks: { streamWrite: scrubUrlPasswords },
     },
-    options.destination ?? process.stdout,
+    options.destination ?? standardOutput(),
   );
 }
 
 /**
- * For a logger in another thread: hands each finished line (redacted,
- * scrubbed) to `post`, which sends it to the thread that writes the log.
+ * Standard output written from libuv's thread pool: a call's log line never
+ * waits on the write or on a reader that lags, and the lines that come while
+ * a write is under way go out together in the next one. pino writes what is
+ * left synchronously when the process exits.
  */
-export function lineRelay(post: (line: string) => void): NodeJS.WritableStream {
-  return new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString("utf8").split("\n")) if (line !== "") post(line);
+function standardOutput(): pino.DestinationStream {
+  return pino.destination({ fd: 1, sync: false, maxLength: MAX_UNWRITTEN_BYTES });
+}
+
+/**
+ * The logger of the one line per call (see loggingInterceptor). Its fields are
+ * fixed and named by none of the redaction paths, and their values are
+ * strings and numbers, so it skips the redaction walk, which costs more than
+ * the rest of writing the line. The finished line is still scrubbed.
+ */
+export function accessLogger(logger: Logger): Logger {
+  return logger.child({}, { redact: [] });
+}
+
+/** Finished lines on their way to the thread that writes the log (see lineRelay). */
+export interface LineRelay {
+  /** the logger's destination */
+  readonly stream: NodeJS.WritableStream;
+  /** sends the lines not sent yet now, so a message posted next comes after them */
+  flush(): void;
+}
+
+/**
+ * For a logger in another thread: hands the finished lines (redacted,
+ * scrubbed) to `post`, which sends them to the thread that writes the log.
+ * The lines of one turn of the event loop go in one message, each ending in
+ * a newline.
+ */
+export function lineRelay(post: (text: string) => void): LineRelay {
+  let pending: string[] = [];
+  const flush = () => {
+    if (pending.length === 0) return;
+    const text = pending.join("");
+    pending = [];
+    post(text);
+  };
+  const stream = new Writable({
+    decodeStrings: false,
+    write(chunk: string | Buffer, _encoding, done) {
+      if (pending.length === 0) setImmediate(flush);
+      pending.push(typeof chunk === "string" ? chunk : chunk.toString("utf8"));
       done();
     },
   });
+  return { stream, flush };
 }
 
 /** Where a logger writes: the lines relayed from other threads go there too. */

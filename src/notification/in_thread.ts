@@ -40,7 +40,7 @@ export async function startNotifierThread(config: NotificationSettings, options:
     worker.on("message", (message: NotifierThreadMessage) => {
       switch (message.kind) {
         case "log":
-          destination.write(message.line + "\n");
+          destination.write(message.text);
           return;
         case "delivery":
           options.onDelivery?.(message.outcome, message.channel);

@@ -9,7 +9,7 @@ import { parentPort, workerData, type MessagePort } from "node:worker_threads";
 import { Aggregates } from "../command/aggregates.js";
 import type { NotificationSettings } from "./settings.js";
 import { CodeCipher } from "../crypto/code_cipher.js";
-import { createLogger, lineRelay } from "../logger.js";
+import { createLogger, lineRelay, type LineRelay } from "../logger.js";
 import { observeAppends } from "../eventstore/observed.js";
 import { openBackend } from "../eventstore/open.js";
 import type { Channel } from "./decide.js";
@@ -28,7 +28,8 @@ export interface NotifierThreadData {
 }
 
 export type NotifierThreadMessage =
-  | { kind: "log"; line: string }
+  /** finished log lines, each ending in a newline */
+  | { kind: "log"; text: string }
   | { kind: "delivery"; outcome: DeliveryOutcome; channel: Channel }
   | { kind: "append"; seconds: number }
   | { kind: "conflict" }
@@ -36,12 +37,10 @@ export type NotifierThreadMessage =
   | { kind: "failed"; message: string }
   | { kind: "stopped" };
 
-async function run(data: NotifierThreadData): Promise<void> {
+async function run(data: NotifierThreadData, post: (message: NotifierThreadMessage) => void, log: LineRelay): Promise<void> {
   const port = parentPort!;
-  const post = (message: NotifierThreadMessage) => port.postMessage(message);
-  const destination = lineRelay((line) => post({ kind: "log", line }));
   const { config } = data;
-  const logger = createLogger({ level: config.logLevel, destination }).child(data.logBindings);
+  const logger = createLogger({ level: config.logLevel, destination: log.stream }).child(data.logBindings);
   const backend = await openBackend({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, sqliteWriter: data.writer });
   // its appends count in the serving thread's metrics like that thread's own
   const store = observeAppends(backend.store, {
@@ -71,5 +70,12 @@ async function run(data: NotifierThreadData): Promise<void> {
 
 const data = workerData as NotifierThreadData | undefined;
 if (parentPort && data?.latchkeyNotifier) {
-  run(data).catch((err: unknown) => parentPort!.postMessage({ kind: "failed", message: err instanceof Error ? err.message : String(err) } satisfies NotifierThreadMessage));
+  const port = parentPort;
+  const log = lineRelay((text) => port.postMessage({ kind: "log", text } satisfies NotifierThreadMessage));
+  // the log lines written so far go first, so none comes after "stopped" or "failed"
+  const post = (message: NotifierThreadMessage) => {
+    log.flush();
+    port.postMessage(message);
+  };
+  run(data, post, log).catch((err: unknown) => post({ kind: "failed", message: err instanceof Error ? err.message : String(err) }));
 }

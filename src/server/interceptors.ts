@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { DescMethod } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
-import type { Logger } from "pino";
+import { accessLogger, type Logger } from "../logger.js";
 import { UserService } from "../../gen/zitadel/user/v2/user_service_pb.js";
 import { UserService as UserServiceV2beta } from "../../gen/zitadel/user/v2beta/user_service_pb.js";
 import { originKey, principalKey } from "../api/context.js";
@@ -40,6 +40,7 @@ function targetUserId(req: Parameters<Parameters<Interceptor>[0]>[0]): string | 
  * `protocol` names it for routers that see no client's content type (the REST gateway's).
  */
 export function loggingInterceptor(logger: Logger, protocol?: string): Interceptor {
+  const access = accessLogger(logger);
   return (next) => async (req) => {
     const started = performance.now();
     const requestId = req.header.get("x-request-id") ?? randomUUID();
@@ -55,14 +56,14 @@ export function loggingInterceptor(logger: Logger, protocol?: string): Intercept
     try {
       const res = await next(req);
       res.header.set("x-request-id", requestId);
-      logger.info({ ...line, status: "ok", durationMs: Math.round(performance.now() - started) }, "call");
+      access.info({ ...line, status: "ok", durationMs: Math.round(performance.now() - started) }, "call");
       return res;
     } catch (err) {
       const error = ConnectError.from(err);
       error.metadata.set("x-request-id", requestId);
       const level = error.code === Code.Internal || error.code === Code.Unknown ? "error" : error.code === Code.Unavailable ? "warn" : "info";
       const cause = describeCauses(error);
-      logger[level]({ ...line, status: Code[error.code], error: error.rawMessage, ...(cause && { cause }), durationMs: Math.round(performance.now() - started) }, "call");
+      access[level]({ ...line, status: Code[error.code], error: error.rawMessage, ...(cause && { cause }), durationMs: Math.round(performance.now() - started) }, "call");
       throw error;
     }
   };

@@ -7,7 +7,7 @@
  */
 import { parentPort, workerData, type MessagePort } from "node:worker_threads";
 import type { Config } from "../config.js";
-import { createLogger, lineRelay } from "../logger.js";
+import { createLogger, lineRelay, type LineRelay } from "../logger.js";
 import { remoteRateLimits } from "../ratelimit/remote.js";
 import type { RateLimits } from "../ratelimit/limits.js";
 import type { MetricsSource } from "../metrics/metrics.js";
@@ -28,16 +28,16 @@ export interface ServingThreadData {
 export type ServingThreadRequest = { kind: "stop" } | { kind: "metrics"; id: number };
 
 export type ServingThreadMessage =
-  | { kind: "log"; line: string }
+  /** finished log lines, each ending in a newline */
+  | { kind: "log"; text: string }
   | { kind: "listening"; url: string }
   | { kind: "failed"; message: string }
   | { kind: "metrics"; id: number; values: Awaited<ReturnType<MetricsSource>> }
   | { kind: "stopped" };
 
-async function run(data: ServingThreadData): Promise<void> {
+async function run(data: ServingThreadData, post: (message: ServingThreadMessage) => void, log: LineRelay): Promise<void> {
   const port = parentPort!;
-  const post = (message: ServingThreadMessage) => port.postMessage(message);
-  const logger = createLogger({ level: data.config.logLevel, destination: lineRelay((line) => post({ kind: "log", line })) }).child(data.logBindings);
+  const logger = createLogger({ level: data.config.logLevel, destination: log.stream }).child(data.logBindings);
   const server = await startServer(data.config, logger, {
     runNotifier: false,
     serveMetrics: false,
@@ -68,5 +68,12 @@ async function run(data: ServingThreadData): Promise<void> {
 
 const data = workerData as ServingThreadData | undefined;
 if (parentPort && data?.latchkeyServingThread) {
-  run(data).catch((err: unknown) => parentPort!.postMessage({ kind: "failed", message: err instanceof Error ? err.message : String(err) } satisfies ServingThreadMessage));
+  const port = parentPort;
+  const log = lineRelay((text) => port.postMessage({ kind: "log", text } satisfies ServingThreadMessage));
+  // the log lines written so far go first, so none comes after "stopped" or "failed"
+  const post = (message: ServingThreadMessage) => {
+    log.flush();
+    port.postMessage(message);
+  };
+  run(data, post, log).catch((err: unknown) => post({ kind: "failed", message: err instanceof Error ? err.message : String(err) }));
 }

@@ -76,7 +76,7 @@ export async function startWorkers(config: Config, logger: Logger): Promise<Runn
       worker.on("message", (message: ServingThreadMessage) => {
         switch (message.kind) {
           case "log":
-            destination.write(message.line + "\n");
+            destination.write(message.text);
             return;
           case "listening":
             resolve();
