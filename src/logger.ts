@@ -1,4 +1,5 @@
 import { Writable } from "node:stream";
+import type { MessagePort } from "node:worker_threads";
 import { pino, type Logger } from "pino";
 
 /** Paths that may hold a secret; pino replaces them wherever they appear. */
@@ -95,6 +96,22 @@ export function lineRelay(post: (text: string) => void): LineRelay {
     },
   });
   return { stream, flush };
+}
+
+/**
+ * A worker thread's way to the thread that started it: `log` is the
+ * destination for its logger (see lineRelay), and `post` sends any other
+ * message after the lines written before it, so none comes after "stopped".
+ */
+export function threadMessages<M>(port: MessagePort, logMessage: (text: string) => M): { log: NodeJS.WritableStream; post(message: M): void } {
+  const relay = lineRelay((text) => port.postMessage(logMessage(text)));
+  return {
+    log: relay.stream,
+    post(message) {
+      relay.flush();
+      port.postMessage(message);
+    },
+  };
 }
 
 /** Where a logger writes: the lines relayed from other threads go there too. */

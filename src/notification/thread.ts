@@ -9,7 +9,7 @@ import { parentPort, workerData, type MessagePort } from "node:worker_threads";
 import { Aggregates } from "../command/aggregates.js";
 import type { NotificationSettings } from "./settings.js";
 import { CodeCipher } from "../crypto/code_cipher.js";
-import { createLogger, lineRelay, type LineRelay } from "../logger.js";
+import { createLogger, threadMessages } from "../logger.js";
 import { observeAppends } from "../eventstore/observed.js";
 import { openBackend } from "../eventstore/open.js";
 import type { Channel } from "./decide.js";
@@ -37,10 +37,10 @@ export type NotifierThreadMessage =
   | { kind: "failed"; message: string }
   | { kind: "stopped" };
 
-async function run(data: NotifierThreadData, post: (message: NotifierThreadMessage) => void, log: LineRelay): Promise<void> {
+async function run(data: NotifierThreadData, post: (message: NotifierThreadMessage) => void, log: NodeJS.WritableStream): Promise<void> {
   const port = parentPort!;
   const { config } = data;
-  const logger = createLogger({ level: config.logLevel, destination: log.stream }).child(data.logBindings);
+  const logger = createLogger({ level: config.logLevel, destination: log }).child(data.logBindings);
   const backend = await openBackend({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, sqliteWriter: data.writer });
   // its appends count in the serving thread's metrics like that thread's own
   const store = observeAppends(backend.store, {
@@ -70,12 +70,6 @@ async function run(data: NotifierThreadData, post: (message: NotifierThreadMessa
 
 const data = workerData as NotifierThreadData | undefined;
 if (parentPort && data?.latchkeyNotifier) {
-  const port = parentPort;
-  const log = lineRelay((text) => port.postMessage({ kind: "log", text } satisfies NotifierThreadMessage));
-  // the log lines written so far go first, so none comes after "stopped" or "failed"
-  const post = (message: NotifierThreadMessage) => {
-    log.flush();
-    port.postMessage(message);
-  };
+  const { log, post } = threadMessages<NotifierThreadMessage>(parentPort, (text) => ({ kind: "log", text }));
   run(data, post, log).catch((err: unknown) => post({ kind: "failed", message: err instanceof Error ? err.message : String(err) }));
 }

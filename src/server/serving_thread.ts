@@ -7,7 +7,7 @@
  */
 import { parentPort, workerData, type MessagePort } from "node:worker_threads";
 import type { Config } from "../config.js";
-import { createLogger, lineRelay, type LineRelay } from "../logger.js";
+import { createLogger, threadMessages } from "../logger.js";
 import { remoteRateLimits } from "../ratelimit/remote.js";
 import type { RateLimits } from "../ratelimit/limits.js";
 import type { MetricsSource } from "../metrics/metrics.js";
@@ -35,9 +35,9 @@ export type ServingThreadMessage =
   | { kind: "metrics"; id: number; values: Awaited<ReturnType<MetricsSource>> }
   | { kind: "stopped" };
 
-async function run(data: ServingThreadData, post: (message: ServingThreadMessage) => void, log: LineRelay): Promise<void> {
+async function run(data: ServingThreadData, post: (message: ServingThreadMessage) => void, log: NodeJS.WritableStream): Promise<void> {
   const port = parentPort!;
-  const logger = createLogger({ level: data.config.logLevel, destination: log.stream }).child(data.logBindings);
+  const logger = createLogger({ level: data.config.logLevel, destination: log }).child(data.logBindings);
   const server = await startServer(data.config, logger, {
     runNotifier: false,
     serveMetrics: false,
@@ -68,12 +68,6 @@ async function run(data: ServingThreadData, post: (message: ServingThreadMessage
 
 const data = workerData as ServingThreadData | undefined;
 if (parentPort && data?.latchkeyServingThread) {
-  const port = parentPort;
-  const log = lineRelay((text) => port.postMessage({ kind: "log", text } satisfies ServingThreadMessage));
-  // the log lines written so far go first, so none comes after "stopped" or "failed"
-  const post = (message: ServingThreadMessage) => {
-    log.flush();
-    port.postMessage(message);
-  };
+  const { log, post } = threadMessages<ServingThreadMessage>(parentPort, (text) => ({ kind: "log", text }));
   run(data, post, log).catch((err: unknown) => post({ kind: "failed", message: err instanceof Error ? err.message : String(err) }));
 }
