@@ -37,6 +37,8 @@ afterAll(async () => {
 
 const events = (userId: string) => server.server.app.store.readAggregate({ type: "user", id: userId });
 const mailTo = (address: string) => smtp.received.filter((m) => m.recipients.includes(address));
+const notifierLines = (msg: string, userId: string) =>
+  server.logs.map((l) => JSON.parse(l)).filter((l) => l.msg === msg && l.userId === userId);
 const waitForMail = (address: string) => waitUntil(() => mailTo(address)[0], `mail to ${address}`);
 
 describe("a reset without medium", () => {
@@ -143,7 +145,8 @@ describe("failures", () => {
     expect(failed!.payload).toMatchObject({ triggerSequence: 2, channel: "email", attempts: 1, messageId: `${bounce.userId}.2.default@localhost` });
     expect(failed!.payload.reason).toMatch(/550/);
     expect(mailTo("bounce@example.com")).toEqual([]);
-    const logged = server.logs.map((l) => JSON.parse(l)).find((l) => l.msg === "notifier: message failed" && l.userId === bounce.userId);
+    // the notifier thread's line follows the event it recorded
+    const logged = await waitUntil(() => notifierLines("notifier: message failed", bounce.userId)[0], "the failed log line");
     expect(logged).toMatchObject({ level: 50, permanent: true, channel: "email" });
   });
 
@@ -161,7 +164,7 @@ describe("failures", () => {
     }, "notification.failed after retries");
     expect(failed!.payload).toMatchObject({ attempts: 3, channel: "email" });
     expect(failed!.payload.reason).toMatch(/451/);
-    const retries = server.logs.map((l) => JSON.parse(l)).filter((l) => l.msg === "notifier: delivery failed, will retry" && l.userId === grey.userId);
+    const retries = notifierLines("notifier: delivery failed, will retry", grey.userId);
     expect(retries.map((l) => l.attempt)).toEqual([1, 2]);
     expect(retries.every((l) => l.retryInMs >= 10 && l.retryInMs <= 40 * l.attempt)).toBe(true);
   });
