@@ -121,6 +121,46 @@ describe("PostgreSQL event store with several pools", () => {
     expect(events.map((e) => e.position)).toEqual([...events.map((e) => e.position)].sort((x, y) => x - y));
   });
 
+  it("commits the appends of one tick in one transaction, each with its own outcome, time and snapshot", async () => {
+    let clockCalls = 0;
+    const store = await openPostgresEventStore({ url, pool: { max: 4 }, now: () => new Date(Date.UTC(2026, 0, 1, 0, 0, ++clockCalls)) });
+    opened.push(store);
+    await store.append([write(USER_1, 0, [event("user.added")])]);
+    const snapshot = { model: "user@1", sequence: 0, state: new TextEncoder().encode('{"sequence":0}') };
+    const unique = { kind: "username", value: "alice" };
+
+    const results = await Promise.allSettled([
+      // one aggregate's events: together in one statement
+      store.append([write({ type: "user", id: "a" }, 0, [event("user.added"), event("user.changed")])]),
+      store.append([write(USER_1, 0, [event("user.added")])]),
+      store.append([{ ...write({ type: "user", id: "s" }, 0, [event("user.added")]), snapshot }]),
+      // the same aggregate again in the group, after the first: the general path, which sees it
+      store.append([write({ type: "user", id: "a" }, 2, [event("user.changed")])]),
+      // several aggregates, unique values: the general path, each in its own savepoint
+      store.append([write({ type: "user", id: "b" }, 0, [event("user.added")]), write({ type: "user", id: "c" }, 0, [event("user.added")])]),
+      store.append([{ ...write({ type: "user", id: "d" }, 0, [event("user.added")]), addUnique: [unique] }]),
+      store.append([{ ...write({ type: "user", id: "e" }, 0, [event("user.added")]), addUnique: [unique] }]),
+    ]);
+
+    expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled", "fulfilled", "fulfilled", "fulfilled", "rejected"]);
+    expect((results[1] as PromiseRejectedResult).reason).toMatchObject({ name: "ConcurrencyError", expectedSequence: 0, actualSequence: 1 });
+    expect((results[6] as PromiseRejectedResult).reason.name).toBe("UniqueConstraintError");
+
+    const a = await store.readAggregate({ type: "user", id: "a" });
+    expect(a.map((e) => [e.sequence, e.type])).toEqual([[1, "user.added"], [2, "user.changed"], [3, "user.changed"]]);
+    const stored = (results[0] as PromiseFulfilledResult<StoredEvent[]>).value;
+    expect(stored.map((e) => e.position)).toEqual(a.slice(0, 2).map((e) => e.position));
+    // each append keeps the time it was made at
+    expect(a.map((e) => e.createdAt.getUTCSeconds())).toEqual([2, 2, 5]);
+    expect(await store.readAggregate(USER_1)).toHaveLength(1);
+    expect(await store.readAggregate({ type: "user", id: "e" })).toEqual([]);
+    const all = await store.readAfter(0, 100);
+    expect(all.map((e) => e.aggregateId).sort()).toEqual(["a", "a", "a", "b", "c", "d", "s", "u1"]);
+    expect(all.map((e) => e.position)).toEqual([...all.map((e) => e.position)].sort((x, y) => x - y));
+    const kept = await store.readSnapshot({ type: "user", id: "s" }, "user@1");
+    expect(kept && { sequence: kept.sequence, state: new TextDecoder().decode(kept.state) }).toEqual({ sequence: 0, state: '{"sequence":0}' });
+  });
+
   it("applies each migration once when two pools migrate at the same time", async () => {
     const slow = {
       version: 1_000_000,

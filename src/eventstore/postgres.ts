@@ -14,9 +14,11 @@
  *
  * The lock is taken at the start of the transaction, so one instance's
  * transactions commit one at a time. Within a process, appends that arrive
- * while a transaction is under way go together in the next one (group commit,
- * each in a savepoint of its own), so one commit and its fsync serve them all
- * and the rate grows with the load instead of being bounded by commit latency.
+ * while a transaction is under way go together in the next one (group commit),
+ * so one commit and its fsync serve them all and the rate grows with the load
+ * instead of being bounded by commit latency. The appends that write one
+ * aggregate's events go in one statement (postgres_batch.ts); the others each
+ * in a savepoint of its own.
  *
  * The alternative, recording `pg_current_xact_id()` with each event and
  * reading only below `pg_snapshot_xmin(pg_current_snapshot())`, keeps appends
@@ -24,11 +26,10 @@
  * are taken before positions, in a different order. A follower's checkpoint
  * would need both numbers, and `readAfter` takes one.
  */
-import type { Pool } from "pg";
+import type { Pool, PoolClient } from "pg";
 import {
   ConcurrencyError,
   UniqueConstraintError,
-  type AggregateWrite,
   type EventStore,
   type Lookup,
   type Snapshot,
@@ -37,6 +38,7 @@ import {
 } from "./eventstore.js";
 import { GroupCommit, type Outcome } from "./group_commit.js";
 import { appendOne } from "./postgres_append.js";
+import { appendBatch, batchable, BatchAnomaly, type BatchItem } from "./postgres_batch.js";
 import { latestPostgresVersion, migratePostgres } from "./postgres_migrations.js";
 import { createPool, mapConnectionErrors, withTransaction, type PoolOptions } from "./postgres_pool.js";
 import { EVENT_COLUMNS, toStoredEvent, type EventRow } from "./rows.js";
@@ -81,26 +83,43 @@ function createStore(pool: Pool, instanceId: string, now: () => Date): PostgresE
 
   const isDomainError = (err: unknown): err is Error => err instanceof ConcurrencyError || err instanceof UniqueConstraintError;
 
-  const group = new GroupCommit<{ writes: readonly AggregateWrite[]; createdAt: Date }, StoredEvent[]>((items) =>
+  // in the round trip that begins the transaction: no parameters, so one simple query holds both statements
+  const takeAppendLock = (client: PoolClient) => `BEGIN; SELECT pg_advisory_xact_lock(${APPEND_LOCK_SPACE}, hashtext(${client.escapeLiteral(instanceId)}))`;
+
+  const group = new GroupCommit<BatchItem, StoredEvent[]>(async (items) => {
+    try {
+      return await commitGroup(items, true);
+    } catch (err) {
+      // rolled back: the same group again, every append on the general path
+      if (err instanceof BatchAnomaly) return commitGroup(items, false);
+      throw err;
+    }
+  });
+
+  const commitGroup = (items: readonly BatchItem[], batch: boolean) =>
     withTransaction(pool, async (client) => {
-      await client.query("SELECT pg_advisory_xact_lock($1, hashtext($2))", [APPEND_LOCK_SPACE, instanceId]);
+      const outcomes = new Array<Outcome<StoredEvent[]>>(items.length);
+      const batched = batch ? batchable(items) : [];
+      if (batched.length > 0) {
+        const results = await appendBatch(client, instanceId, batched.map((i) => items[i]!));
+        batched.forEach((i, k) => (outcomes[i] = results[k]!));
+      }
+      const rest = items.flatMap((item, i) => (outcomes[i] ? [] : [{ item, i }]));
       const alone = items.length === 1;
-      const outcomes: Outcome<StoredEvent[]>[] = [];
-      for (const { writes, createdAt } of items) {
+      for (const { item, i } of rest) {
         if (!alone) await client.query("SAVEPOINT append");
         try {
-          outcomes.push({ ok: await appendOne(client, instanceId, writes, createdAt) });
+          outcomes[i] = { ok: await appendOne(client, instanceId, item.writes, item.createdAt) };
           if (!alone) await client.query("RELEASE SAVEPOINT append");
         } catch (err) {
           // a lone append's domain error rolls back the whole transaction, which holds nothing else
           if (alone || !isDomainError(err)) throw err;
           await client.query("ROLLBACK TO SAVEPOINT append");
-          outcomes.push({ error: err });
+          outcomes[i] = { error: err };
         }
       }
       return outcomes;
-    }),
-  );
+    }, { begin: takeAppendLock });
 
   return {
     pool,

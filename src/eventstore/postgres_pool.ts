@@ -23,7 +23,7 @@ export function createPool(url: string, options: PoolOptions = {}): Pool {
  * Runs `fn` in a transaction on one connection: COMMIT when it resolves,
  * ROLLBACK when it throws. A connection that broke is discarded, not reused.
  */
-export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>, options: { begin?: (client: PoolClient) => string } = {}): Promise<T> {
   return mapConnectionErrors(async () => {
     const client = await pool.connect();
     // Between two queries nothing listens for the connection's errors.
@@ -31,7 +31,7 @@ export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) =>
     const onError = (err: Error) => (broken = err);
     client.on("error", onError);
     try {
-      await client.query("BEGIN");
+      await client.query(options.begin?.(client) ?? "BEGIN");
       const result = await fn(client);
       await client.query("COMMIT");
       return result;
