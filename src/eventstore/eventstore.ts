@@ -83,6 +83,22 @@ export interface StoredEvent {
   readonly editor: string;
 }
 
+/** An event of `write` as stored: at `position`, with its aggregate's `sequence`. */
+export function storedEvent(write: AggregateWrite, event: NewEvent, sequence: number, position: number, instanceId: string, createdAt: Date): StoredEvent {
+  return {
+    position,
+    instanceId,
+    aggregateType: write.aggregate.type,
+    aggregateId: write.aggregate.id,
+    sequence,
+    type: event.type,
+    payload: event.payload,
+    createdAt,
+    resourceOwner: write.resourceOwner,
+    editor: event.editor,
+  };
+}
+
 export interface EventStore {
   /**
    * Appends all writes in one transaction: either every event is stored or

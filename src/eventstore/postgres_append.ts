@@ -4,7 +4,7 @@
  * instance's append lock (see postgres.ts for why the lock).
  */
 import type { PoolClient } from "pg";
-import { ConcurrencyError, UniqueConstraintError, type AggregateRef, type AggregateWrite, type StoredEvent } from "./eventstore.js";
+import { ConcurrencyError, storedEvent, UniqueConstraintError, type AggregateRef, type AggregateWrite, type StoredEvent } from "./eventstore.js";
 
 
 async function currentSequence(client: PoolClient, instanceId: string, aggregate: AggregateRef): Promise<number> {
@@ -100,18 +100,7 @@ async function insertEvents(client: PoolClient, instanceId: string, writes: read
       const actual = await currentSequence(client, instanceId, write.aggregate);
       throw new ConcurrencyError(write.aggregate, write.expectedSequence, actual);
     }
-    stored.push({
-      position,
-      instanceId,
-      aggregateType: write.aggregate.type,
-      aggregateId: write.aggregate.id,
-      sequence,
-      type: event.type,
-      payload: event.payload,
-      createdAt,
-      resourceOwner: write.resourceOwner,
-      editor: event.editor,
-    });
+    stored.push(storedEvent(write, event, sequence, position, instanceId, createdAt));
   }
   return stored;
 }
@@ -139,6 +128,7 @@ export async function appendOne(client: PoolClient, instanceId: string, writes: 
   return insertEvents(client, instanceId, writes, createdAt);
 }
 
-function eventKey(type: string, id: string, sequence: number): string {
+/** The key of an event by aggregate and sequence, to find the position a statement returned for it. */
+export function eventKey(type: string, id: string, sequence: number): string {
   return JSON.stringify([type, id, sequence]);
 }

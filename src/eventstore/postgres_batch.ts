@@ -8,8 +8,9 @@
  * aggregates, take the general path (postgres_append.ts).
  */
 import type { PoolClient } from "pg";
-import { ConcurrencyError, type AggregateWrite, type StoredEvent } from "./eventstore.js";
+import { ConcurrencyError, storedEvent, type AggregateWrite, type StoredEvent } from "./eventstore.js";
 import type { Outcome } from "./group_commit.js";
+import { eventKey } from "./postgres_append.js";
 
 export interface BatchItem {
   readonly writes: readonly AggregateWrite[];
@@ -126,23 +127,8 @@ export async function appendBatch(client: PoolClient, instanceId: string, items:
         const sequence = write.expectedSequence + k + 1;
         const position = positions.get(eventKey(write.aggregate.type, write.aggregate.id, sequence));
         if (position === undefined) throw new BatchAnomaly(`event ${sequence} of ${write.aggregate.type} ${write.aggregate.id} was not inserted`);
-        return {
-          position,
-          instanceId,
-          aggregateType: write.aggregate.type,
-          aggregateId: write.aggregate.id,
-          sequence,
-          type: event.type,
-          payload: event.payload,
-          createdAt: item.createdAt,
-          resourceOwner: write.resourceOwner,
-          editor: event.editor,
-        };
+        return storedEvent(write, event, sequence, position, instanceId, item.createdAt);
       }),
     };
   });
-}
-
-function eventKey(type: string, id: string, sequence: number): string {
-  return `${type}\n${id}\n${sequence}`;
 }

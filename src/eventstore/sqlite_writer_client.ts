@@ -7,7 +7,7 @@
  */
 import { MessageChannel, Worker, type MessagePort } from "node:worker_threads";
 import Database from "better-sqlite3";
-import { ConcurrencyError, UniqueConstraintError, type StoredEvent } from "./eventstore.js";
+import { ConcurrencyError, storedEvent, UniqueConstraintError, type StoredEvent } from "./eventstore.js";
 import type { Outcome } from "./group_commit.js";
 import type { AppendOutcome, AppendRequest, CounterRow, WriteConflict, WriterOptions, WriterReply, WriterRequest } from "./sqlite_writer.js";
 import { PendingCalls } from "../pending_calls.js";
@@ -125,18 +125,7 @@ function storedEvents(append: AppendRequest, positions: readonly number[], insta
   const createdAt = new Date(append.createdAt);
   let next = 0;
   return append.writes.flatMap((write) =>
-    write.events.map((event, i) => ({
-      position: positions[next++]!,
-      instanceId,
-      aggregateType: write.aggregate.type,
-      aggregateId: write.aggregate.id,
-      sequence: write.expectedSequence + i + 1,
-      type: event.type,
-      payload: event.payload,
-      createdAt,
-      resourceOwner: write.resourceOwner,
-      editor: event.editor,
-    })),
+    write.events.map((event, i) => storedEvent(write, event, write.expectedSequence + i + 1, positions[next++]!, instanceId, createdAt)),
   );
 }
 
