@@ -40,7 +40,7 @@ import { GroupCommit, type Outcome } from "./group_commit.js";
 import { appendOne } from "./postgres_append.js";
 import { appendBatch, batchable, BatchAnomaly, type BatchItem } from "./postgres_batch.js";
 import { latestPostgresVersion, migratePostgres } from "./postgres_migrations.js";
-import { createPool, mapConnectionErrors, withTransaction, type PoolOptions } from "./postgres_pool.js";
+import { createPool, mapConnectionErrors, prepared, withTransaction, type PoolOptions } from "./postgres_pool.js";
 import { EVENT_COLUMNS, toStoredEvent, type EventRow } from "./rows.js";
 
 /**
@@ -62,6 +62,23 @@ export interface PostgresEventStore extends EventStore {
   /** The connection pool; other modules keep their own tables in the same database. */
   readonly pool: Pool;
 }
+
+const READ_AGGREGATE = prepared(
+  "read_aggregate",
+  `SELECT ${EVENT_COLUMNS} FROM events
+   WHERE instance_id = $1 AND aggregate_type = $2 AND aggregate_id = $3 AND sequence > $4 ORDER BY sequence`,
+);
+const READ_SNAPSHOT = prepared(
+  "read_snapshot",
+  "SELECT sequence, state FROM snapshots WHERE instance_id = $1 AND aggregate_type = $2 AND aggregate_id = $3 AND model = $4",
+);
+const READ_AFTER = prepared("read_after", `SELECT ${EVENT_COLUMNS} FROM events WHERE instance_id = $1 AND position > $2 ORDER BY position LIMIT $3`);
+const FIND_UNIQUE = prepared("find_unique", "SELECT aggregate_id FROM unique_constraints WHERE instance_id = $1 AND kind = $2 AND value = $3");
+// "C" sorts by bytes, as SQLite does, whatever the database's collation.
+const FIND_LOOKUP = prepared(
+  "find_lookup",
+  `SELECT aggregate_id FROM lookups WHERE instance_id = $1 AND kind = $2 AND value = $3 ORDER BY aggregate_id COLLATE "C"`,
+);
 
 /** Advisory lock (int4, int4) serialising the event inserts of one instance: "lk" and the instance's hash. */
 const APPEND_LOCK_SPACE = 0x6c6b0002;
@@ -129,55 +146,35 @@ function createStore(pool: Pool, instanceId: string, now: () => Date): PostgresE
     async readAggregate(aggregate, afterSequence = 0) {
       if (hasNul(aggregate.type, aggregate.id)) return [];
       const { rows } = await mapConnectionErrors(() =>
-        pool.query<EventRow>(
-          `SELECT ${EVENT_COLUMNS} FROM events
-           WHERE instance_id = $1 AND aggregate_type = $2 AND aggregate_id = $3 AND sequence > $4 ORDER BY sequence`,
-          [instanceId, aggregate.type, aggregate.id, afterSequence],
-        ),
+pool.query<EventRow>(READ_AGGREGATE([instanceId, aggregate.type, aggregate.id, afterSequence])),
       );
       return rows.map(toStoredEvent);
     },
     async readSnapshot(aggregate, model): Promise<Snapshot | undefined> {
       if (hasNul(aggregate.type, aggregate.id, model)) return undefined;
       const { rows } = await mapConnectionErrors(() =>
-        pool.query<{ sequence: string; state: Buffer }>(
-          `SELECT sequence, state FROM snapshots
-           WHERE instance_id = $1 AND aggregate_type = $2 AND aggregate_id = $3 AND model = $4`,
-          [instanceId, aggregate.type, aggregate.id, model],
-        ),
+pool.query<{ sequence: string; state: Buffer }>(READ_SNAPSHOT([instanceId, aggregate.type, aggregate.id, model])),
       );
       const row = rows[0];
       return row && { model, sequence: Number(row.sequence), state: row.state };
     },
     async readAfter(position, limit) {
       const { rows } = await mapConnectionErrors(() =>
-        pool.query<EventRow>(
-          `SELECT ${EVENT_COLUMNS} FROM events
-           WHERE instance_id = $1 AND position > $2 ORDER BY position LIMIT $3`,
-          [instanceId, position, limit],
-        ),
+pool.query<EventRow>(READ_AFTER([instanceId, position, limit])),
       );
       return rows.map(toStoredEvent);
     },
     async findUnique(constraint: UniqueConstraint) {
       if (hasNul(constraint.kind, constraint.value)) return undefined;
       const { rows } = await mapConnectionErrors(() =>
-        pool.query<{ aggregate_id: string }>(
-          "SELECT aggregate_id FROM unique_constraints WHERE instance_id = $1 AND kind = $2 AND value = $3",
-          [instanceId, constraint.kind, constraint.value],
-        ),
+pool.query<{ aggregate_id: string }>(FIND_UNIQUE([instanceId, constraint.kind, constraint.value])),
       );
       return rows[0]?.aggregate_id;
     },
     async findLookup(lookup: Lookup) {
       if (hasNul(lookup.kind, lookup.value)) return [];
-      // "C" sorts by bytes, as SQLite does, whatever the database's collation.
       const { rows } = await mapConnectionErrors(() =>
-        pool.query<{ aggregate_id: string }>(
-          `SELECT aggregate_id FROM lookups WHERE instance_id = $1 AND kind = $2 AND value = $3
-           ORDER BY aggregate_id COLLATE "C"`,
-          [instanceId, lookup.kind, lookup.value],
-        ),
+        pool.query<{ aggregate_id: string }>(FIND_LOOKUP([instanceId, lookup.kind, lookup.value])),
       );
       return rows.map((r) => r.aggregate_id);
     },

@@ -11,6 +11,7 @@ import type { PoolClient } from "pg";
 import { ConcurrencyError, storedEvent, type AggregateWrite, type StoredEvent } from "./eventstore.js";
 import type { Outcome } from "./group_commit.js";
 import { eventKey } from "./postgres_append.js";
+import { prepared } from "./postgres_pool.js";
 
 export interface BatchItem {
   readonly writes: readonly AggregateWrite[];
@@ -41,7 +42,9 @@ export function batchable(items: readonly BatchItem[]): number[] {
  */
 export class BatchAnomaly extends Error {}
 
-const BATCH_SQL = `
+const APPEND_BATCH = prepared(
+  "append_batch",
+  `
   WITH input AS (
     SELECT * FROM unnest($2::text[], $3::text[], $4::int[]) WITH ORDINALITY AS t (aggregate_type, aggregate_id, expected, item)
   ),
@@ -74,7 +77,8 @@ const BATCH_SQL = `
   )
   SELECT 'checked' AS kind, item, actual, NULL::bigint AS position, NULL AS aggregate_type, NULL AS aggregate_id, NULL::int AS sequence FROM checked
   UNION ALL
-  SELECT 'inserted', NULL, NULL, position, aggregate_type, aggregate_id, sequence FROM inserted`;
+  SELECT 'inserted', NULL, NULL, position, aggregate_type, aggregate_id, sequence FROM inserted`,
+);
 
 interface BatchRow {
   kind: "checked" | "inserted";
@@ -94,23 +98,25 @@ export async function appendBatch(client: PoolClient, instanceId: string, items:
   const writes = items.map((item) => item.writes[0]!);
   const events = items.flatMap((item, i) => item.writes[0]!.events.map((event, k) => ({ item: i + 1, write: item.writes[0]!, event, k, createdAt: item.createdAt })));
   const snapshots = writes.flatMap((write, i) => (write.snapshot ? [{ item: i + 1, snapshot: write.snapshot }] : []));
-  const { rows } = await client.query<BatchRow>(BATCH_SQL, [
-    instanceId,
-    writes.map((w) => w.aggregate.type),
-    writes.map((w) => w.aggregate.id),
-    writes.map((w) => w.expectedSequence),
-    events.map((e) => e.item),
-    events.map((e) => e.write.expectedSequence + e.k + 1),
-    events.map((e) => e.event.type),
-    events.map((e) => JSON.stringify(e.event.payload)),
-    events.map((e) => e.createdAt),
-    events.map((e) => e.write.resourceOwner),
-    events.map((e) => e.event.editor),
-    snapshots.map((s) => s.item),
-    snapshots.map((s) => s.snapshot.model),
-    snapshots.map((s) => s.snapshot.sequence),
-    snapshots.map((s) => Buffer.from(s.snapshot.state)),
-  ]);
+  const { rows } = await client.query<BatchRow>(
+    APPEND_BATCH([
+      instanceId,
+      writes.map((w) => w.aggregate.type),
+      writes.map((w) => w.aggregate.id),
+      writes.map((w) => w.expectedSequence),
+      events.map((e) => e.item),
+      events.map((e) => e.write.expectedSequence + e.k + 1),
+      events.map((e) => e.event.type),
+      events.map((e) => JSON.stringify(e.event.payload)),
+      events.map((e) => e.createdAt),
+      events.map((e) => e.write.resourceOwner),
+      events.map((e) => e.event.editor),
+      snapshots.map((s) => s.item),
+      snapshots.map((s) => s.snapshot.model),
+      snapshots.map((s) => s.snapshot.sequence),
+      snapshots.map((s) => Buffer.from(s.snapshot.state)),
+    ]),
+  );
 
   const actual = new Map<number, number>();
   const positions = new Map<string, number>();

@@ -1,5 +1,5 @@
 /** The connection pool, transactions and error mapping shared by the PostgreSQL modules. */
-import { Pool, type PoolClient, type PoolConfig } from "pg";
+import { Pool, type PoolClient, type PoolConfig, type QueryConfig } from "pg";
 import { unavailable, type LatchkeyError } from "../errors/errors.js";
 
 export type PoolOptions = Pick<PoolConfig, "max" | "connectionTimeoutMillis" | "idleTimeoutMillis" | "application_name">;
@@ -17,6 +17,15 @@ export function createPool(url: string, options: PoolOptions = {}): Pool {
   // that error would crash the process.
   pool.on("error", () => {});
   return pool;
+}
+
+/**
+ * A statement PostgreSQL parses and plans once per connection (a named
+ * prepared statement) instead of on every call: for the ones calls run each
+ * time. The text must not change under the same name.
+ */
+export function prepared(name: string, text: string): (values: unknown[]) => QueryConfig {
+  return (values) => ({ name: `latchkey_${name}`, text, values });
 }
 
 /**
