@@ -61,6 +61,8 @@ export interface PostgresEventStoreOptions {
 export interface PostgresEventStore extends EventStore {
   /** The connection pool; other modules keep their own tables in the same database. */
   readonly pool: Pool;
+  /** Another pool on the same database, for work whose sessions need other settings; its owner ends it. */
+  openPool(options: PoolOptions): Pool;
 }
 
 const READ_AGGREGATE = prepared(
@@ -92,10 +94,10 @@ export async function openPostgresEventStore(options: PostgresEventStoreOptions)
     await pool.end();
     throw err;
   }
-  return createStore(pool, options.instanceId ?? "default", options.now ?? (() => new Date()));
+  return createStore(pool, options.instanceId ?? "default", options.now ?? (() => new Date()), (more) => createPool(options.url, more));
 }
 
-function createStore(pool: Pool, instanceId: string, now: () => Date): PostgresEventStore {
+function createStore(pool: Pool, instanceId: string, now: () => Date, openPool: (options: PoolOptions) => Pool): PostgresEventStore {
   let closed = false;
 
   const isDomainError = (err: unknown): err is Error => err instanceof ConcurrencyError || err instanceof UniqueConstraintError;
@@ -140,6 +142,7 @@ function createStore(pool: Pool, instanceId: string, now: () => Date): PostgresE
 
   return {
     pool,
+    openPool,
     append(writes) {
       return group.submit({ writes, createdAt: now() });
     },

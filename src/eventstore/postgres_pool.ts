@@ -2,7 +2,8 @@
 import { Pool, type PoolClient, type PoolConfig, type QueryConfig } from "pg";
 import { unavailable, type LatchkeyError } from "../errors/errors.js";
 
-export type PoolOptions = Pick<PoolConfig, "max" | "connectionTimeoutMillis" | "idleTimeoutMillis" | "application_name">;
+/** `options`: server settings for the pool's sessions, e.g. "-c synchronous_commit=off" */
+export type PoolOptions = Pick<PoolConfig, "max" | "connectionTimeoutMillis" | "idleTimeoutMillis" | "application_name" | "options">;
 
 export function createPool(url: string, options: PoolOptions = {}): Pool {
   const pool = new Pool({

@@ -140,7 +140,13 @@ export function postgresRateLimitStore(pool: Pool): RateLimitStore {
 
 /** The counters in the backend's own database: kept in memory and saved through the writer on SQLite, in a table on PostgreSQL. */
 export function rateLimitStoreFor(backend: Backend): RateLimitStore {
-  if (backend.kind === "postgresql") return postgresRateLimitStore(backend.store.pool);
+  if (backend.kind === "postgresql") {
+    // A counter is not worth an fsync per call: a crash of the database may lose
+    // the last moments' counts, as the SQLite counters saved once a second may.
+    const pool = backend.store.openPool({ max: 4, application_name: "latchkey rate limits", options: "-c synchronous_commit=off" });
+    const store = postgresRateLimitStore(pool);
+    return { limiter: store.limiter, close: () => store.close().then(() => pool.end()) };
+  }
   const { store } = backend;
   return memoryRateLimitStore({ load: (at) => store.loadCounters(at), save: (counters, at) => store.saveCounters(counters, at) });
 }
