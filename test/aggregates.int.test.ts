@@ -109,34 +109,6 @@ describe("kept state", () => {
   });
 });
 
-describe("kept state, learned", () => {
-  it("is tried while it is current, and mostly no longer once another process appends between every two commands", async () => {
-    const store = open();
-    const mine = new Aggregates(store, { decideOnKept: "learn" });
-    const other = new Aggregates(store);
-    const triesOnKept = async (commands: number, interleaved: boolean) => {
-      let tries = 0;
-      for (let i = 0; i < commands; i++) {
-        if (interleaved) await execute(other, ref, counter, () => add(1));
-        const before = (await store.readAggregate(ref)).length;
-        await execute(mine, ref, counter, (s) => {
-          if (s.sequence < before) tries++;
-          return add(1);
-        });
-      }
-      return tries;
-    };
-    await execute(mine, ref, counter, () => add(1));
-    // alone: every decision on kept state is current, so none is made on stale state
-    expect(await triesOnKept(50, false)).toBe(0);
-    // with another writer in between, stale tries stop after a few dozen, but for a probe in 32
-    const stale = await triesOnKept(300, true);
-    expect(stale).toBeGreaterThan(5);
-    expect(stale).toBeLessThan(60);
-    expect((await mine.load(ref, counter)).total).toBe(351 + 300);
-  });
-});
-
 describe("the writer thread", () => {
   it("takes appends from another event store through a port, in one sequence with its own", async () => {
     const owner = open();

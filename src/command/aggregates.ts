@@ -13,7 +13,6 @@
  */
 import { LRUCache } from "lru-cache";
 import type { AggregateRef, EventStore, Snapshot, StoredEvent } from "../eventstore/eventstore.js";
-import { KeptPolicy } from "./kept_policy.js";
 import { decodeState, encodeState, foldWith, snapshotName, type WriteModel } from "./write_model.js";
 
 /** events after the newest snapshot at which an append stores another */
@@ -37,20 +36,16 @@ export class Aggregates {
   private readonly busy = new Map<string, (() => void)[]>();
   private readonly known = new LRUCache<string, Known>({ max: CACHED_STATES });
 
-  /** on "learn": whether trying the kept state still pays (see KeptPolicy) */
-  private readonly policy = new KeptPolicy();
-
   /**
    * @param options.decideOnKept whether commands may decide first on the kept
-   * state (see execute): `true` where this process makes nearly all the
-   * appends; `false` where others append to the same aggregates all the time
-   * (`--workers`), so that try mostly fails and costs a refused append;
-   * "learn" where that depends on how many instances run (PostgreSQL): tries
-   * go on while they mostly find the kept state current.
+   * state (see execute): worth it where this process makes nearly all the
+   * appends; where others append to the same aggregates all the time
+   * (`--workers`, several instances on PostgreSQL) that try mostly fails and
+   * costs a refused append, so commands read first.
    */
   constructor(
     readonly store: EventStore,
-    private readonly options: { decideOnKept?: boolean | "learn" } = {},
+    private readonly options: { decideOnKept?: boolean } = {},
   ) {}
 
   /** Runs `work` after every earlier piece of work on the same aggregate in this process. */
@@ -74,14 +69,8 @@ export class Aggregates {
    * checks against the sequence (see execute).
    */
   cached<S extends { sequence: number }>(aggregate: AggregateRef, model: WriteModel<S>): S | undefined {
-    const { decideOnKept } = this.options;
-    if (!decideOnKept || (decideOnKept === "learn" && !this.policy.allows())) return undefined;
+    if (!this.options.decideOnKept) return undefined;
     return this.known.get(cacheKey(aggregate, model))?.state as S | undefined;
-  }
-
-  /** How a decision on the kept state ended: appended (it was current) or refused for a newer sequence. */
-  keptTried(current: boolean): void {
-    if (this.options.decideOnKept === "learn") this.policy.record(current);
   }
 
   /** The aggregate's current state under this model. */

@@ -90,11 +90,9 @@ export async function execute<S extends { sequence: number; orgId: string }>(
           },
         ]);
         aggregates.appended(aggregate, model, state, stored, snapshot);
-        if (kept) aggregates.keptTried(true);
         return { state, stored };
       } catch (err) {
         if (!(err instanceof ConcurrencyError)) throw err;
-        if (kept) aggregates.keptTried(false);
         if (attempt >= MAX_ATTEMPTS) {
           throw unavailable("COMMAND-r3Tr1", "Errors.Internal.Contention", "Too many concurrent changes, try again");
         }

@@ -109,9 +109,8 @@ export async function openApp(config: Config, logger: Logger, options: AppOption
   };
   const store = onAppend ? observeAppends(backend.store, onAppend) : backend.store;
   const adminTokenFile = path.join(config.dataDir, ADMIN_TOKEN_FILE);
-  // on the SQLite file of a single process, this process makes nearly every append;
-  // on PostgreSQL that depends on how many instances share the users
-  const aggregates = new Aggregates(store, { decideOnKept: backend.kind === "postgresql" ? "learn" : config.workers <= 1 });
+  // on the SQLite file of a single process, this process makes nearly every append
+  const aggregates = new Aggregates(store, { decideOnKept: backend.kind === "sqlite" && config.workers <= 1 });
   let keyIds: string[];
   try {
     const created = await setupInstance(store);
