@@ -35,7 +35,7 @@ import { BENCH_ENV, LOAD_CORE, NICE, REPO, SERVER_CORE, pinned, startLatchkey } 
 import { measure, settle, type Measurement } from "./lib/measure.js";
 import { summarizeProfile, type ProfileSummary } from "./lib/profile.js";
 import { renderMarkdown, summarize } from "./lib/report.js";
-import { BARE_SCRIPT } from "./lib/servers.js";
+import { BARE_SCRIPTS } from "./lib/servers.js";
 import { fileBytes, restore, seed } from "./lib/stores.js";
 import { PROTOCOLS, latchkeyTarget, type Call, type Protocol } from "./lib/targets.js";
 import { MissingToolsError, ensureTools, toolVersions } from "./lib/tools.js";
@@ -198,7 +198,8 @@ async function main(): Promise<void> {
       grpc: `taskset ${pinned(LOAD_CORE, "h2load", []).join(" ")} -n ${config.grpcPerProcess} -c 1 -m 1 [--rps R/${config.concurrency}] -d <body.bin> -H 'content-type: application/grpc' -H 'te: trailers' -H 'authorization: Bearer …' --log-file <log> http://127.0.0.1:<port>/zitadel.user.v2.UserService/PasswordReset   (${config.concurrency} at once, each for one random user, restarted until the time is up)`,
       http: `taskset ${pinned(LOAD_CORE, "wrk", []).join(" ")} -t1 -c${config.concurrency} -d${config.durationS}s --timeout 10s -s bench/wrk/rotate.lua http://127.0.0.1:<port> -- <ids> connect-reset|connect-noop|rest-reset|rest-noop|peer-reset <token> [R]   (fixed rate: -c${config.rateConnections} and R)`,
       peer: `taskset ${pinned(SERVER_CORE, "node", []).join(" ")} bench/peer/better-auth.mjs serve <tmp> <port>`,
-      bare: `taskset ${pinned(SERVER_CORE, "node", []).join(" ")} --import tsx ${BARE_SCRIPT} <port>`,
+      bare: `taskset ${pinned(SERVER_CORE, "node", []).join(" ")} --import tsx ${BARE_SCRIPTS.noop} <port>`,
+      bareAppend: `taskset ${pinned(SERVER_CORE, "node", []).join(" ")} --import tsx ${BARE_SCRIPTS.append} <port>`,
       postgres:
         `taskset ${pinned(config.postgresCore, "runuser", []).join(" ")} -u postgres -- pg_ctl start -o '-p <free> -c listen_addresses=127.0.0.1 -c max_connections=100' (PostgreSQL's defaults otherwise: fsync, synchronous_commit on); ` +
         `then per instance: ${Object.entries(BENCH_ENV).map(([k, v]) => `${k}=${v}`).join(" ")} taskset ${pinned(SERVER_CORE, "node", []).join(" ")} bin/latchkey.js start --data-dir <tmp> --host 127.0.0.1 --port <free> --database-url postgres://…/<copy> --encryption-key-file <seeded>/encryption.key; ` +

@@ -1,8 +1,10 @@
 /**
  * The bare block: latchkey's PasswordReset and no-op against connect-node's
- * bare no-op (bench/bare/noop_server.ts), over gRPC and Connect JSON; REST
- * PasswordReset against the bare Connect JSON no-op. Per protocol, latchkey
- * and the bare server take turns, their order flipped each round. Then, at one
+ * bare no-op (bench/bare/noop_server.ts) and its bare durable append
+ * (bench/bare/append_server.ts: PasswordReset as one durable append and
+ * nothing else), over gRPC and Connect JSON; REST PasswordReset against the
+ * bare Connect JSON ones. Per protocol, latchkey and the bare servers take
+ * turns, their order reversed each round. Then, at one
  * fixed offered rate per protocol (half of latchkey's PasswordReset saturation),
  * the bare no-op, latchkey's no-op and PasswordReset, to tell the latency tail
  * of the stack and the machine from latchkey's own.
@@ -13,7 +15,7 @@ import { ADMIN_TOKEN_FILE } from "../../src/eventstore/data_dir.js";
 import { config } from "../lib/config.js";
 import type { Server } from "../lib/latchkey.js";
 import { warmAndMeasure, type Measurement } from "../lib/measure.js";
-import { startBare } from "../lib/servers.js";
+import { startBare, type BareKind } from "../lib/servers.js";
 import { bareTarget, barePreflight, preflight, type Call, type Protocol } from "../lib/targets.js";
 import { freePort, log, median } from "../lib/util.js";
 import { roundOrder, type ScaleContext } from "./context.js";
@@ -30,8 +32,8 @@ export async function bareBlock(ctx: ScaleContext): Promise<Measurement[]> {
   const runs: Measurement[] = [];
   // the bare server ignores the token; sent along, it keeps the requests byte for byte latchkey's
   const token = fs.readFileSync(path.join(s.snapshot, ADMIN_TOKEN_FILE), "utf8").trim();
-  const withBare = async (fn: (server: Server) => Promise<void>) => {
-    const server = await startBare(await freePort(), token);
+  const withBare = async (fn: (server: Server) => Promise<void>, kind: BareKind = "noop") => {
+    const server = await startBare(await freePort(), token, kind);
     try {
       await fn(server);
     } finally {
@@ -48,13 +50,14 @@ export async function bareBlock(ctx: ScaleContext): Promise<Measurement[]> {
             runs.push(await warmAndMeasure({ ...ctx.target(server, group.protocol, call), tags: { server: "latchkey" } }, round));
           }
         });
-      const bareTurn = () =>
+      const bareTurn = (kind: BareKind) => () =>
         withBare(async (server) => {
-          if (round === 1) await barePreflight(server, s.ids);
+          const call = kind === "noop" ? "noop" : "reset";
+          if (round === 1) await barePreflight(server, s.ids, call);
           const protocol = group.protocol as "grpc" | "connect";
-          runs.push(await warmAndMeasure(bareTarget(server, protocol, s.ids, s.idsFile, ctx.h2work), round));
-        });
-      const turns = group.bare ? [latchkeyTurn, bareTurn] : [latchkeyTurn];
+          runs.push(await warmAndMeasure(bareTarget(server, protocol, call, s.ids, s.idsFile, ctx.h2work), round));
+        }, kind);
+      const turns = group.bare ? [latchkeyTurn, bareTurn("noop"), bareTurn("append")] : [latchkeyTurn];
       for (const turn of roundOrder(turns, round)) await turn();
     }
   }
@@ -71,7 +74,7 @@ export async function bareBlock(ctx: ScaleContext): Promise<Measurement[]> {
             runs.push(await warmAndMeasure({ ...ctx.target(server, protocol, call), tags: { server: "latchkey" } }, round, rate));
           }
         });
-      const bareTurn = () => withBare(async (server) => void runs.push(await warmAndMeasure(bareTarget(server, protocol, s.ids, s.idsFile, ctx.h2work), round, rate)));
+      const bareTurn = () => withBare(async (server) => void runs.push(await warmAndMeasure(bareTarget(server, protocol, "noop", s.ids, s.idsFile, ctx.h2work), round, rate)));
       for (const turn of roundOrder([latchkeyTurn, bareTurn], round)) await turn();
     }
   }

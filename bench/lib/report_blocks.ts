@@ -15,35 +15,54 @@ const pick = (runs: readonly M[] | undefined, keep: (m: M) => boolean) => figure
 
 function bareFigures(scale: Scale) {
   const of = (label: string, server: string) => pick(scale.bareRuns, (m) => m.label === label && m.server === server && m.offeredRps === undefined);
-  const bareConnect = of("connect noop", "bare");
   return (["grpc", "connect", "rest"] as const).map((protocol) => {
     const reset = of(`${protocol} reset`, "latchkey");
     const noop = protocol === "rest" ? undefined : of(`${protocol} noop`, "latchkey");
-    // REST has no bare counterpart: it is compared with the bare Connect JSON no-op
-    const bare = protocol === "rest" ? bareConnect : of(`${protocol} noop`, "bare");
-    return { protocol, reset, noop, bare, resetOverBare: ratio(reset, bare), noopOverBare: ratio(noop, bare) };
+    // REST has no bare counterpart: it is compared with the bare Connect JSON servers
+    const bareProtocol = protocol === "rest" ? "connect" : protocol;
+    const bare = of(`${bareProtocol} noop`, "bare");
+    const append = of(`${bareProtocol} reset`, "bare");
+    return {
+      protocol,
+      reset,
+      noop,
+      bare,
+      append,
+      resetOverBare: ratio(reset, bare),
+      noopOverBare: ratio(noop, bare),
+      appendOverBare: ratio(append, bare),
+      resetOverAppend: ratio(reset, append),
+    };
   });
 }
 
 export function bareTable(scale: Scale, lines: string[]): void {
   lines.push(
-    "Against connect-node alone (`bench/bare/noop_server.ts`: the same no-op on `connectNodeAdapter`, a handler returning a constant, no interceptors, no REST gateway), " +
-      "saturation, medians of the rounds; latchkey and the bare server take turns in every round (order flipped each round). REST has no bare counterpart: its row is divided by the bare Connect JSON no-op.",
+    "Against connect-node alone, saturation, medians of the rounds; latchkey and the bare servers take turns in every round (order reversed each round). " +
+      "Bare no-op (`bench/bare/noop_server.ts`): the same no-op on `connectNodeAdapter`, a handler returning a constant, no interceptors, no REST gateway. " +
+      "Bare append (`bench/bare/append_server.ts`): PasswordReset on `connectNodeAdapter` as one durable append and nothing else (a writer thread, group commit, WAL with synchronous=FULL; " +
+      "no lookup, code, encryption, authentication, validation, limits or logging), the floor under latchkey's PasswordReset on this stack. " +
+      "REST has no bare counterpart: its row is divided by the bare Connect JSON servers.",
   );
   lines.push("");
-  lines.push("| protocol | server, call | req/s | req/s per round | server CPU µs/req (of it kernel) | server core busy (others on it) | p50 ms | p99 ms | ÷ bare req/s | ÷ bare CPU/req |");
-  lines.push("| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+  lines.push(
+    "| protocol | server, call | req/s | req/s per round | server CPU µs/req (of it kernel) | server core busy (others on it) | p50 ms | p99 ms | ÷ bare no-op req/s | ÷ bare no-op CPU/req | ÷ bare append req/s | ÷ bare append CPU/req |",
+  );
+  lines.push("| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+  const cells = (r: Ratio | undefined) => (r ? `${pct(r.rps)} | ${x(r.cpu)}` : " | ");
   for (const row of bareFigures(scale)) {
-    const entries: [string, Figures | undefined, Ratio | undefined][] = [
-      ["latchkey PasswordReset", row.reset, row.resetOverBare],
-      ["latchkey no-op", row.noop, row.noopOverBare],
-      [row.protocol === "rest" ? "" : "bare no-op", row.protocol === "rest" ? undefined : row.bare, undefined],
+    const bare = row.protocol !== "rest";
+    const entries: [string, Figures | undefined, Ratio | undefined, Ratio | undefined][] = [
+      ["latchkey PasswordReset", row.reset, row.resetOverBare, row.resetOverAppend],
+      ["latchkey no-op", row.noop, row.noopOverBare, undefined],
+      ["bare append", bare ? row.append : undefined, row.appendOverBare, undefined],
+      ["bare no-op", bare ? row.bare : undefined, undefined, undefined],
     ];
-    for (const [name, f, r] of entries) {
+    for (const [name, f, overBare, overAppend] of entries) {
       if (!f) continue;
       lines.push(
         `| ${NAMES[row.protocol]} | ${name}${f.ok ? "" : " (check failed)"} | ${n0(f.rps)} | ${f.perRound.map(n0).join(" / ")} | ${n0(f.cpuUs)} (${n0(f.sysUs)}) | ` +
-          `${pct(f.share)} (${pct(f.others)}) | ${n2(f.p50)} | ${n2(f.p99)} | ${r ? `${pct(r.rps)} | ${x(r.cpu)}` : " | "} |`,
+          `${pct(f.share)} (${pct(f.others)}) | ${n2(f.p50)} | ${n2(f.p99)} | ${cells(overBare)} | ${cells(overAppend)} |`,
       );
     }
   }

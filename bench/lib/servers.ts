@@ -1,4 +1,4 @@
-/** The servers latchkey is measured beside: better-auth, and connect-node's bare no-op. */
+/** The servers latchkey is measured beside: better-auth, and connect-node's bare no-op and bare durable append. */
 import { spawn } from "node:child_process";
 import path from "node:path";
 import { REPO, SERVER_CORE, pinned, serverHandle, waitForLine, type Server } from "./latchkey.js";
@@ -14,18 +14,23 @@ export async function startPeer(dataDir: string, port: number, cpuProfDir?: stri
   return serverHandle(child, url, port, "");
 }
 
-export const BARE_SCRIPT = "bench/bare/noop_server.ts";
+/** connect-node alone: `noop` answers a constant, `append` a PasswordReset after a durable append (see each script). */
+export type BareKind = "noop" | "append";
+export const BARE_SCRIPTS: Record<BareKind, string> = {
+  noop: "bench/bare/noop_server.ts",
+  append: "bench/bare/append_server.ts",
+};
 
 /**
- * `node --import tsx bench/bare/noop_server.ts` on the server's core. tsx only
+ * `node --import tsx bench/bare/<kind>_server.ts` on the server's core. tsx only
  * compiles the file as it is loaded; the requests run plain JavaScript.
  * `token` is sent along (and ignored) so its requests are byte for byte latchkey's.
  */
-export async function startBare(port: number, token: string): Promise<Server> {
-  const child = spawn("taskset", pinned(SERVER_CORE, process.execPath, ["--import", "tsx", path.join(REPO, BARE_SCRIPT), String(port)]), {
+export async function startBare(port: number, token: string, kind: BareKind = "noop"): Promise<Server> {
+  const child = spawn("taskset", pinned(SERVER_CORE, process.execPath, ["--import", "tsx", path.join(REPO, BARE_SCRIPTS[kind]), String(port)]), {
     cwd: REPO,
     stdio: ["ignore", "ignore", "pipe"],
   });
-  const url = await waitForLine(child, /bare connect-node listening on (\S+);/);
+  const url = await waitForLine(child, /bare connect-node(?: append)? listening on (\S+);/);
   return serverHandle(child, url, port, token);
 }

@@ -73,17 +73,21 @@ export function latchkeyTarget(server: Server, dataDir: string, protocol: Protoc
   };
 }
 
-/** The bare connect-node server's no-op: it writes nothing anywhere. */
-export function bareTarget(server: Server, protocol: "grpc" | "connect", ids: string[], idsFile: string, workDir: string): Target {
+/**
+ * A bare connect-node server's call: the no-op writes nothing anywhere; the
+ * append server's PasswordReset appends to a store of its own, which its
+ * preflight checks (barePreflight).
+ */
+export function bareTarget(server: Server, protocol: "grpc" | "connect", call: Call, ids: string[], idsFile: string, workDir: string): Target {
   return {
-    label: `${protocol} noop`,
+    label: `${protocol} ${call}`,
     server,
     rows: () => 0,
     rowsPerCall: 0,
     users: ids.length,
     concurrency: config.concurrency,
     tags: { server: "bare" },
-    load: protocolLoad(server, protocol, "noop", ids, idsFile, workDir),
+    load: protocolLoad(server, protocol, call, ids, idsFile, workDir),
   };
 }
 
@@ -136,10 +140,25 @@ export async function preflight(server: Server, ids: string[], calls: readonly C
   }
 }
 
-/** The bare server serves the no-op over gRPC and Connect JSON only (no REST gateway). */
-export async function barePreflight(server: Server, ids: string[]): Promise<void> {
-  const g = await grpcCall(server.url, GRPC_PATH.noop, server.token, grpcBody.noop(ids[0]!));
-  if (g.status !== "0") throw new Error(`bare gRPC no-op answered grpc-status ${g.status}: ${g.message}`);
-  const r = await httpCall(server.url + GRPC_PATH.noop, server.token, JSON.stringify({ userId: ids[0] }));
-  if (r.status !== 200 || r.text !== "{}") throw new Error(`bare Connect JSON no-op answered ${r.status}: ${r.text}`);
+/**
+ * The bare servers serve gRPC and Connect JSON only (no REST gateway): the
+ * no-op server its no-op, the append server PasswordReset, whose second call
+ * for a user must come back with the next sequence (it appended).
+ */
+export async function barePreflight(server: Server, ids: string[], call: Call): Promise<void> {
+  const id = ids[0]!;
+  const g = await grpcCall(server.url, GRPC_PATH[call], server.token, grpcBody[call](id));
+  if (g.status !== "0") throw new Error(`bare gRPC ${call} answered grpc-status ${g.status}: ${g.message}`);
+  const json = call === "reset" ? { userId: id, returnCode: {} } : { userId: id };
+  const answers: string[] = [];
+  for (let i = 0; i < (call === "reset" ? 2 : 1); i++) {
+    const r = await httpCall(server.url + GRPC_PATH[call], server.token, JSON.stringify(json));
+    if (r.status !== 200) throw new Error(`bare Connect JSON ${call} answered ${r.status}: ${r.text}`);
+    answers.push(r.text);
+  }
+  if (call === "noop" && answers[0] !== "{}") throw new Error(`bare Connect JSON no-op answered ${answers[0]}`);
+  if (call === "reset") {
+    const [first, second] = answers.map((text) => Number((JSON.parse(text) as { details?: { sequence?: string } }).details?.sequence));
+    if (!(first! >= 2 && second === first! + 1)) throw new Error(`bare append did not append: ${answers.join(" then ")}`);
+  }
 }
