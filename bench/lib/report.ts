@@ -1,7 +1,7 @@
 /** Markdown tables from a results JSON of bench/run.ts. */
 import { NAMES, PROTOCOLS, figures, n0, n2, pct, workerFigures, x, type Scale } from "./figures.js";
 import { profileMarkdown, type ProfileSummary } from "./profile.js";
-import { bareAtRateTable, bareTable, historyTable, postgresTable } from "./report_blocks.js";
+import { bareAtRateTable, bareFigures, bareTable, historyTable, postgresTable } from "./report_blocks.js";
 
 export { summarize } from "./report_blocks.js";
 
@@ -22,8 +22,20 @@ export function targets(results: Results): { target: string; measured: string; m
     const n = figures(small, `${p} noop`);
     if (r && n) {
       const ratio = r.rps / n.rps;
-      out.push({ target: `${NAMES[p]}: PasswordReset ≥ 85 % of the no-op's throughput`, measured: pct(ratio), met: ratio >= 0.85 });
+      out.push({ target: `${NAMES[p]}: PasswordReset ≥ 85 % of latchkey's no-op's throughput`, measured: pct(ratio), met: ratio >= 0.85 });
     }
+  }
+  // the issue's own form of that target: against connect-node alone (the bare block), with the floor beside it
+  for (const row of bareFigures(small)) {
+    if (!row.resetOverBare) continue;
+    const floor = row.appendOverBare && row.resetOverAppend
+      ? `; the bare append (one durable append per call) ${pct(row.appendOverBare.rps)} of it, PasswordReset ${pct(row.resetOverAppend.rps)} of the bare append at ${x(row.resetOverAppend.cpu)} its CPU per request`
+      : "";
+    out.push({
+      target: `${NAMES[row.protocol]}: PasswordReset ≥ 85 % of the bare connect-node no-op's throughput${row.protocol === "rest" ? " (Connect JSON)" : ""}`,
+      measured: `${pct(row.resetOverBare.rps)}${floor}`,
+      met: row.resetOverBare.rps >= 0.85,
+    });
   }
   const peer = figures(small, "peer reset");
   for (const p of PROTOCOLS) {

@@ -13,7 +13,8 @@ const pick = (runs: readonly M[] | undefined, keep: (m: M) => boolean) => figure
 
 // ---------------------------------------------------------------- bare
 
-function bareFigures(scale: Scale) {
+/** Per protocol, the bare block's figures at saturation and their ratios. */
+export function bareFigures(scale: Scale) {
   const of = (label: string, server: string) => pick(scale.bareRuns, (m) => m.label === label && m.server === server && m.offeredRps === undefined);
   return (["grpc", "connect", "rest"] as const).map((protocol) => {
     const reset = of(`${protocol} reset`, "latchkey");
