@@ -210,7 +210,7 @@ export function renderMarkdown(results: Results): string {
   for (const s of results.scales) lines.push(scaleMarkdown(s));
   const t = targets(results);
   if (t.length > 0 && results.scales.length > 0) {
-    lines.push("### Targets (issue 8)");
+    lines.push("### Targets of the write-path issue");
     lines.push("");
     lines.push("| target | measured | met |", "| --- | --- | --- |");
     for (const r of t) lines.push(`| ${r.target} | ${r.measured} | ${r.met === undefined ? "–" : r.met ? "yes" : "**no**"} |`);
