@@ -160,7 +160,7 @@ function machine() {
     pinning:
       `server: taskset -c ${SERVER_CORE}; h2load, wrk and this harness: taskset -c ${LOAD_CORE}` +
       `; the --workers block: ${config.workerSetups.map((w) => `--workers ${w.workers} on taskset -c ${w.cores}`).join(", ")}, the load generators still on ${LOAD_CORE}` +
-      `; the bare connect-node server: taskset -c ${SERVER_CORE}; the PostgreSQL block: latchkey instances on taskset -c ${SERVER_CORE}, PostgreSQL on taskset -c ${config.postgresCore}` +
+      `; the bare connect-node servers: taskset -c ${SERVER_CORE} (in the --workers block, as latchkey's set-up beside them); the PostgreSQL block: latchkey instances on taskset -c ${SERVER_CORE}, PostgreSQL on taskset -c ${config.postgresCore}` +
       // the children inherit this process's niceness, and `nice -n` adds to it
       (NICE !== 0 ? `; this harness at nice ${NICE}, the server and load generators at nice ${2 * NICE}` : "; default priority (not root)"),
   };

@@ -6,30 +6,34 @@
  * transaction, with SQLite's WAL and synchronous=FULL as latchkey's store. No
  * user lookup, no code, no encryption, no authentication, validation, rate
  * limits or logging: what a durable reset costs on this stack before any of
- * latchkey's own work. h2c and HTTP/1.1 on one port.
+ * latchkey's own work. h2c and HTTP/1.1 on one port, from one thread or from
+ * `threads` threads sharing it and the one writer (see listen.ts).
  *
- *   node --import tsx bench/bare/append_server.ts <port>
+ *   node --import tsx bench/bare/append_server.ts <port> [threads]
  */
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { Worker } from "node:worker_threads";
+import { MessageChannel, Worker, isMainThread, type MessagePort } from "node:worker_threads";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { UserService, PasswordResetResponseSchema } from "../../gen/zitadel/user/v2/user_service_pb.js";
 import { DetailsSchema } from "../../gen/zitadel/object/v2/object_pb.js";
-import type { AppendBatch, Appended } from "./append_writer.js";
-import { listenBoth, portArgument } from "./listen.js";
+import type { AppendBatch, Appended, WriterPort } from "./append_writer.js";
+import { listenBoth, servingArguments } from "./listen.js";
 
-const port = portArgument("append_server.ts <port>");
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bare-append-"));
+const serving = servingArguments("append_server.ts <port> [threads]");
 const fromSource = import.meta.url.endsWith(".ts");
-const writer = new Worker(new URL(`./append_writer.${fromSource ? "ts" : "js"}`, import.meta.url), {
-  workerData: { file: path.join(dir, "events.db") },
-  execArgv: fromSource ? ["--import", "tsx"] : [],
-});
+// the main thread starts the writer; the other serving threads get a port to it
+const dir = isMainThread ? fs.mkdtempSync(path.join(os.tmpdir(), "bare-append-")) : "";
+const writer: Worker | MessagePort = isMainThread
+  ? new Worker(new URL(`./append_writer.${fromSource ? "ts" : "js"}`, import.meta.url), {
+      workerData: { file: path.join(dir, "events.db") },
+      execArgv: fromSource ? ["--import", "tsx"] : [],
+    })
+  : (serving.data as { writer: MessagePort }).writer;
 
 // the appends of one turn of the event loop go to the writer in one message
 interface Pending {
@@ -71,6 +75,12 @@ const handler = connectNodeAdapter({
       },
     }),
 });
-listenBoth(handler, port, "bare connect-node append", () => {
-  void writer.terminate().then(() => fs.rmSync(dir, { recursive: true, force: true }));
+await listenBoth(handler, serving, "bare connect-node append", {
+  script: import.meta.url,
+  threadData: () => {
+    const { port1, port2 } = new MessageChannel();
+    writer.postMessage({ port: port1 } satisfies WriterPort, [port1]);
+    return { data: { writer: port2 }, transfer: [port2] };
+  },
+  onStop: () => void (writer as Worker).terminate().then(() => fs.rmSync(dir, { recursive: true, force: true })),
 });

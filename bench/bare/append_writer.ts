@@ -1,14 +1,20 @@
 /**
  * The bare append server's writer thread: one SQLite connection (WAL,
  * synchronous=FULL, as latchkey's), one transaction with its fsync for all
- * the batches that arrived while the previous one committed.
+ * the batches that arrived while the previous one committed. Batches come
+ * from the thread that started it and from every port it was sent; each
+ * answer goes back the way its batch came.
  */
-import { parentPort, workerData } from "node:worker_threads";
+import { parentPort, workerData, type MessagePort } from "node:worker_threads";
 import Database from "better-sqlite3";
 
 export interface AppendBatch {
   batch: number;
   users: string[];
+}
+/** a serving thread's own way to the writer */
+export interface WriterPort {
+  port: MessagePort;
 }
 export interface Appended {
   batch: number;
@@ -32,7 +38,12 @@ const insert = db.prepare("INSERT INTO events (aggregate_id, sequence, created_a
 const last = db.prepare("SELECT max(sequence) AS sequence FROM events WHERE aggregate_id = ?");
 const sequences = new Map<string, number>();
 
-let queued: AppendBatch[] = [];
+/** where a batch's answer goes */
+interface Source {
+  postMessage(done: Appended): void;
+}
+
+let queued: { batch: AppendBatch; from: Source }[] = [];
 const commit = db.transaction((batches: AppendBatch[], createdAt: number) =>
   batches.map((b) => ({
     batch: b.batch,
@@ -46,13 +57,24 @@ const commit = db.transaction((batches: AppendBatch[], createdAt: number) =>
   })),
 );
 
-parentPort!.on("message", (batch: AppendBatch) => {
+function receive(batch: AppendBatch, from: Source): void {
   if (queued.length === 0) setImmediate(flush);
-  queued.push(batch);
+  queued.push({ batch, from });
+}
+
+parentPort!.on("message", (message: AppendBatch | WriterPort) => {
+  if ("port" in message) {
+    const { port } = message;
+    port.on("message", (batch: AppendBatch) => receive(batch, port));
+  } else receive(message, parentPort!);
 });
 
 function flush(): void {
   const batches = queued;
   queued = [];
-  for (const done of commit(batches, Date.now())) parentPort!.postMessage(done satisfies Appended);
+  const answers = commit(
+    batches.map((b) => b.batch),
+    Date.now(),
+  );
+  answers.forEach((done, i) => batches[i]!.from.postMessage(done satisfies Appended));
 }

@@ -13,11 +13,10 @@ import fs from "node:fs";
 import path from "node:path";
 import { ADMIN_TOKEN_FILE } from "../../src/eventstore/data_dir.js";
 import { config } from "../lib/config.js";
-import type { Server } from "../lib/latchkey.js";
 import { warmAndMeasure, type Measurement } from "../lib/measure.js";
-import { startBare, type BareKind } from "../lib/servers.js";
+import { withBare, type BareKind } from "../lib/servers.js";
 import { bareTarget, barePreflight, preflight, type Call, type Protocol } from "../lib/targets.js";
-import { freePort, log, median } from "../lib/util.js";
+import { log, median } from "../lib/util.js";
 import { roundOrder, type ScaleContext } from "./context.js";
 
 /** What latchkey answers in each protocol's turn, and whether the bare server has a turn beside it. */
@@ -32,14 +31,6 @@ export async function bareBlock(ctx: ScaleContext): Promise<Measurement[]> {
   const runs: Measurement[] = [];
   // the bare server ignores the token; sent along, it keeps the requests byte for byte latchkey's
   const token = fs.readFileSync(path.join(s.snapshot, ADMIN_TOKEN_FILE), "utf8").trim();
-  const withBare = async (fn: (server: Server) => Promise<void>, kind: BareKind = "noop") => {
-    const server = await startBare(await freePort(), token, kind);
-    try {
-      await fn(server);
-    } finally {
-      await server.stop();
-    }
-  };
   for (let round = 1; round <= config.rounds; round++) {
     log(`${s.users} users, bare connect-node, round ${round}/${config.rounds}`);
     for (const group of GROUPS) {
@@ -51,12 +42,12 @@ export async function bareBlock(ctx: ScaleContext): Promise<Measurement[]> {
           }
         });
       const bareTurn = (kind: BareKind) => () =>
-        withBare(async (server) => {
+        withBare(token, kind, async (server) => {
           const call = kind === "noop" ? "noop" : "reset";
           if (round === 1) await barePreflight(server, s.ids, call);
           const protocol = group.protocol as "grpc" | "connect";
           runs.push(await warmAndMeasure(bareTarget(server, protocol, call, s.ids, s.idsFile, ctx.h2work), round));
-        }, kind);
+        });
       const turns = group.bare ? [latchkeyTurn, bareTurn("noop"), bareTurn("append")] : [latchkeyTurn];
       for (const turn of roundOrder(turns, round)) await turn();
     }
@@ -74,7 +65,7 @@ export async function bareBlock(ctx: ScaleContext): Promise<Measurement[]> {
             runs.push(await warmAndMeasure({ ...ctx.target(server, protocol, call), tags: { server: "latchkey" } }, round, rate));
           }
         });
-      const bareTurn = () => withBare(async (server) => void runs.push(await warmAndMeasure(bareTarget(server, protocol, "noop", s.ids, s.idsFile, ctx.h2work), round, rate)));
+      const bareTurn = () => withBare(token, "noop", async (server) => void runs.push(await warmAndMeasure(bareTarget(server, protocol, "noop", s.ids, s.idsFile, ctx.h2work), round, rate)));
       for (const turn of roundOrder([latchkeyTurn, bareTurn], round)) await turn();
     }
   }

@@ -61,9 +61,15 @@ export function figures(scale: Scale, label: string, fixedRate = false): Figures
   return figuresOf(scale.runs.filter((m) => m.label === label && (m.offeredRps !== undefined) === fixedRate));
 }
 
-/** The --workers block's figures of one protocol's PasswordReset with `--workers n`. */
-export function workerFigures(scale: Scale, protocol: string, n: number): (Figures & { cores: string; byProcess: number[] }) | undefined {
-  const runs = (scale.workerRuns ?? []).filter((m) => m.label === `${protocol} reset` && m.workers === n);
+/** Who served in the --workers block: latchkey's PasswordReset, or a bare server with as many threads. */
+export type WorkerServer = "latchkey" | "bare no-op" | "bare append";
+
+/** The --workers block's figures of one protocol's server with `--workers n` (n threads for a bare server). */
+export function workerFigures(scale: Scale, protocol: string, n: number, server: WorkerServer = "latchkey"): (Figures & { cores: string; byProcess: number[] }) | undefined {
+  const label = `${protocol} ${server === "bare no-op" ? "noop" : "reset"}`;
+  // runs of earlier results carry no server tag: they are all latchkey's
+  const bare = server !== "latchkey";
+  const runs = (scale.workerRuns ?? []).filter((m) => m.label === label && m.workers === n && (m.server === "bare") === bare);
   const f = figuresOf(runs);
   if (!f) return undefined;
   // each process's share of the server's CPU time, medians over the rounds (primary first)

@@ -80,9 +80,17 @@ export function targets(results: Results): { target: string; measured: string; m
     if (!one || !two) continue;
     workersRows++;
     const c = two.cpuUs / one.cpuUs;
+    // the same two set-ups for connect-node alone (REST is compared with Connect JSON's)
+    const bareProtocol = p === "rest" ? "connect" : p;
+    const bare = (["bare no-op", "bare append"] as const).flatMap((server) => {
+      const [b1, b2] = [1, 2].map((n) => workerFigures(workersScale!, bareProtocol, n, server));
+      return b1 && b2 ? [`${server} ${x(b2.cpuUs / b1.cpuUs)}`] : [];
+    });
     out.push({
       target: `${NAMES[p]}: \`--workers 2\` (server on cores ${two.cores}, load generator pinned to core 1): CPU per request does not grow (≤ 1.10× \`--workers 1\`'s on core ${one.cores}, a noise margin)`,
-      measured: `${x(two.rps / one.rps)} throughput (${n0(two.rps)} vs ${n0(one.rps)} req/s), ${x(c)} CPU per request (${n0(two.cpuUs)} vs ${n0(one.cpuUs)} µs)`,
+      measured:
+        `${x(two.rps / one.rps)} throughput (${n0(two.rps)} vs ${n0(one.rps)} req/s), ${x(c)} CPU per request (${n0(two.cpuUs)} vs ${n0(one.cpuUs)} µs)` +
+        (bare.length > 0 ? `; connect-node alone with 2 threads ÷ 1 on the same cores${p === "rest" ? " (Connect JSON)" : ""}: ${bare.join(", ")} CPU per request` : ""),
       met: c <= 1.1,
     });
   }
@@ -167,26 +175,30 @@ function mainTables(scale: Scale, lines: string[]): void {
 
 function workersTable(scale: Scale, lines: string[]): void {
   lines.push(
-    "`--workers`: PasswordReset at saturation (16 requests in flight), medians of the rounds, both set-ups measured in every round (order flipped each round), " +
+    "`--workers`: PasswordReset at saturation (16 requests in flight), medians of the rounds, every set-up measured in every round (order flipped each round), " +
       "each from the seeded copy. The load generator stays on core 1: with `--workers 2` one worker shares that core with it. " +
+      "Beside latchkey, over gRPC and Connect JSON, connect-node's bare no-op and bare durable append, served from as many threads (SO_REUSEPORT) on the same cores. " +
       "Server CPU is summed over the whole process tree (primary and workers); \"others\" is what else ran on the server's cores, with `--workers 2` the load generator and the harness included.",
   );
   lines.push("");
   lines.push(
-    "| protocol | server | req/s | req/s per round | server CPU µs/req (of it kernel) | server CPU, cores (others on its cores) | CPU by process, primary / workers | p50 ms | p99 ms | workers 2 ÷ 1 req/s | workers 2 ÷ 1 CPU/req |",
+    "| protocol | server | req/s | req/s per round | server CPU µs/req (of it kernel) | server CPU, cores (others on its cores) | CPU by process, primary / workers | p50 ms | p99 ms | 2 ÷ 1 req/s | 2 ÷ 1 CPU/req |",
   );
   lines.push("| --- | --- | ---: | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |");
   for (const p of PROTOCOLS) {
-    const one = workerFigures(scale, p, 1);
-    for (const n of [1, 2]) {
-      const f = workerFigures(scale, p, n);
-      if (!f) continue;
-      const ratio = n > 1 && one ? `${x(f.rps / one.rps)} | **${x(f.cpuUs / one.cpuUs)}**` : " | ";
-      const byProcess = f.byProcess.length > 0 ? f.byProcess.map((v) => pct(v)).join(" / ") : "one process";
-      lines.push(
-        `| ${NAMES[p]} | \`--workers ${n}\`, core${f.cores.includes(",") ? "s" : ""} ${f.cores}${f.ok ? "" : " (check failed)"} | ${n0(f.rps)} | ${f.perRound.map(n0).join(" / ")} | ` +
-          `${n0(f.cpuUs)} (${n0(f.sysUs)}) | ${n2(f.share)} (${n2(f.others)}) | ${byProcess} | ${n2(f.p50)} | ${n2(f.p99)} | ${ratio} |`,
-      );
+    for (const server of ["latchkey", "bare no-op", "bare append"] as const) {
+      const one = workerFigures(scale, p, 1, server);
+      for (const n of [1, 2]) {
+        const f = workerFigures(scale, p, n, server);
+        if (!f) continue;
+        const ratio = n > 1 && one ? `${x(f.rps / one.rps)} | **${x(f.cpuUs / one.cpuUs)}**` : " | ";
+        const byProcess = f.byProcess.length > 0 ? f.byProcess.map((v) => pct(v)).join(" / ") : "one process";
+        const who = server === "latchkey" ? `\`--workers ${n}\`` : `${server}, ${n} thread${n > 1 ? "s" : ""}`;
+        lines.push(
+          `| ${NAMES[p]} | ${who}, core${f.cores.includes(",") ? "s" : ""} ${f.cores}${f.ok ? "" : " (check failed)"} | ${n0(f.rps)} | ${f.perRound.map(n0).join(" / ")} | ` +
+            `${n0(f.cpuUs)} (${n0(f.sysUs)}) | ${n2(f.share)} (${n2(f.others)}) | ${byProcess} | ${n2(f.p50)} | ${n2(f.p99)} | ${ratio} |`,
+        );
+      }
     }
   }
   lines.push("");

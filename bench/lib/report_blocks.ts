@@ -1,5 +1,5 @@
 /** The bare, history, PostgreSQL and --workers blocks: their medians and ratios, as JSON and as markdown tables. */
-import { NAMES, figuresOf, n0, n2, pct, workerFigures, x, type Figures, type M, type Scale } from "./figures.js";
+import { NAMES, figuresOf, n0, n2, pct, workerFigures, x, type Figures, type M, type Scale, type WorkerServer } from "./figures.js";
 
 interface Ratio {
   /** throughput of the one ÷ the other */
@@ -191,9 +191,12 @@ export function summarize(scale: Scale) {
     ...(scale.workerRuns?.length && {
       workers: Object.fromEntries(
         (["grpc", "connect", "rest"] as const).map((p) => {
-          const one = workerFigures(scale, p, 1);
-          const two = workerFigures(scale, p, 2);
-          return [p, { one, two, twoOverOne: ratio(two, one) }];
+          const of = (server: WorkerServer) => {
+            const one = workerFigures(scale, p, 1, server);
+            const two = workerFigures(scale, p, 2, server);
+            return { one, two, twoOverOne: ratio(two, one) };
+          };
+          return [p, { ...of("latchkey"), ...(p !== "rest" && { bareNoop: of("bare no-op"), bareAppend: of("bare append") }) }];
         }),
       ),
     }),
