@@ -111,7 +111,7 @@ export function bareAtRateTable(scale: Scale, lines: string[]): void {
 
 type HistoryBlock = NonNullable<Scale["history"]>;
 
-function historyFigures(h: HistoryBlock) {
+export function historyFigures(h: HistoryBlock) {
   const fresh = pick(h.runs, (m) => m.history === "fresh");
   const long = pick(h.runs, (m) => m.history === "long");
   return { fresh, long, longOverFresh: ratio(long, fresh) };
