@@ -180,6 +180,14 @@ describe("paths and URLs", () => {
       budget(2000),
     );
   });
+
+  it("requestUrl parses a request once: every route that asks reads the same URL", () => {
+    const req = { url: "//v2/users/1/password_reset?x=1" } as HttpRequest;
+    const first = requestUrl(req);
+    expect(first.pathname).toBe("//v2/users/1/password_reset");
+    expect(requestUrl(req)).toBe(first);
+    expect(requestUrl({ url: "/other" } as HttpRequest).pathname).toBe("/other");
+  });
 });
 
 describe("writeError", () => {

@@ -77,9 +77,19 @@ export function isJsonContentType(contentType: string | undefined): boolean {
   return essence === "application/json" || /^application\/[!#$&^_.+\w-]+\+json$/.test(essence);
 }
 
-/** The request's URL; the path stays as sent, even when it starts with "//". */
+/** Where requestUrl keeps a request's parsed URL: every route asks, until one answers. */
+const PARSED_URL = Symbol("latchkey.url");
+
+/**
+ * The request's URL; the path stays as sent, even when it starts with "//".
+ * Parsed once per request and shared, so callers only read it.
+ */
 export function requestUrl(req: HttpRequest): URL {
-  const raw = req.url ?? "/";
+  const parsed = req as HttpRequest & { [PARSED_URL]?: URL };
+  return (parsed[PARSED_URL] ??= parseRequestUrl(req.url ?? "/"));
+}
+
+function parseRequestUrl(raw: string): URL {
   try {
     return new URL(raw.startsWith("/") ? `http://localhost${raw}` : raw);
   } catch {
