@@ -75,10 +75,12 @@ export function restGateway({ routes, interceptors, maxBodyBytes, contextValues 
 
   const route: HttpRoute = (req, res) => {
     const url = requestUrl(req);
-    const matches = table.flatMap((r) => {
+    // tried on every request, most of them RPCs that match no route: nothing is allocated for a miss
+    const matches: { route: RestRoute; captures: string[] }[] = [];
+    for (const r of table) {
       const captures = r.pattern.exec(url.pathname);
-      return captures ? [{ route: r, captures: captures.slice(1) }] : [];
-    });
+      if (captures) matches.push({ route: r, captures: captures.slice(1) });
+    }
     if (matches.length === 0) return false;
     const match = matches.find((m) => m.route.httpMethod === req.method);
     if (!match) {
