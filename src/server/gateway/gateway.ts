@@ -75,17 +75,18 @@ export function restGateway({ routes, interceptors, maxBodyBytes, contextValues 
 
   const route: HttpRoute = (req, res) => {
     const url = requestUrl(req);
+    const path = url.pathname;
     // tried on every request, most of them RPCs that match no route: nothing is allocated for a miss
     const matches: { route: RestRoute; captures: string[] }[] = [];
     for (const r of table) {
-      const captures = r.pattern.exec(url.pathname);
+      const captures = r.pattern.exec(path);
       if (captures) matches.push({ route: r, captures: captures.slice(1) });
     }
     if (matches.length === 0) return false;
     const match = matches.find((m) => m.route.httpMethod === req.method);
     if (!match) {
       const allow = [...new Set(matches.map((m) => m.route.httpMethod))];
-      writeError(res, methodNotAllowed(req.method, url.pathname, allow), { allow: allow.join(", ") });
+      writeError(res, methodNotAllowed(req.method, path, allow), { allow: allow.join(", ") });
       return true;
     }
     void serve(match.route, match.captures, req, res, url);
