@@ -13,6 +13,7 @@ import { LatchkeyError } from "../src/errors/errors.js";
 import { createLogger } from "../src/logger.js";
 import { GatewayError, writeError } from "../src/server/gateway/errors.js";
 import { restGateway } from "../src/server/gateway/gateway.js";
+import { hashToken } from "../src/crypto/tokens.js";
 import { requestUrl, type HttpRequest, type HttpResponse } from "../src/http/io.js";
 import { decodeBody, duplicateKey, requestMessage } from "../src/server/gateway/request.js";
 import { restRoutes } from "../src/server/gateway/routes.js";
@@ -228,7 +229,7 @@ describe("the gateway in process", () => {
     routes: (router) => router.service(UserService, stub),
     interceptors: [
       errorInterceptor(logger),
-      authInterceptor(async (token) => (token === TOKEN ? { userId: "1", orgId: "1", role: "IAM_OWNER" } : undefined)),
+      authInterceptor(async (tokenHash) => (tokenHash === hashToken(TOKEN) ? { userId: "1", orgId: "1", role: "IAM_OWNER" } : undefined)),
       createValidateInterceptor(),
     ],
     maxBodyBytes: 1024 * 1024,

@@ -7,6 +7,7 @@
 import { Code } from "@connectrpc/connect";
 import { UserState } from "@zitadel/proto/zitadel/user/v2/user_pb.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { hashToken } from "../src/crypto/tokens.js";
 import { runCli } from "./support/cli.js";
 import { allClients, type MethodName, type TestClient } from "./support/clients.js";
 import { startTestServer, type TestServer } from "./support/server.js";
@@ -22,7 +23,7 @@ beforeAll(async () => {
   server = await startTestServer();
   clients = allClients(server.url);
   client = clients[0]!;
-  const admin = (await server.server.app.authenticate(server.adminToken))!;
+  const admin = (await server.server.app.authenticate(hashToken(server.adminToken)))!;
   defaultOrg = admin.orgId;
   adminId = admin.userId;
   orgOwnerToken = await server.operator.addToken(await server.operator.addMachineUser(defaultOrg, "owner", "ORG_OWNER"));

@@ -21,7 +21,8 @@ export const INSTANCE_ID = "default";
 const InstanceEvents = { added: "instance.added" } as const;
 const SYSTEM = "system";
 
-const patConstraint = (token: string) => ({ kind: "pat", value: hashToken(token) });
+const patConstraint = (token: string) => patHashConstraint(hashToken(token));
+const patHashConstraint = (tokenHash: string) => ({ kind: "pat", value: tokenHash });
 
 export interface CreatedInstance {
   orgId: string;
@@ -68,8 +69,9 @@ export async function readDefaultOrgId(store: EventStore): Promise<string> {
 }
 
 /** The principal behind a token, or undefined for an unknown or revoked token. */
-export async function authenticate(store: EventStore, token: string): Promise<Principal | undefined> {
-  const userId = await store.findUnique(patConstraint(token));
+/** The principal of a personal access token, by the token's hash. */
+export async function authenticate(store: EventStore, tokenHash: string): Promise<Principal | undefined> {
+  const userId = await store.findUnique(patHashConstraint(tokenHash));
   if (userId === undefined) return undefined;
   const user = foldUser(await store.readAggregate({ type: USER_AGGREGATE, id: userId }));
   if (!user.exists || user.kind !== "machine" || user.state !== "active" || !user.role) return undefined;

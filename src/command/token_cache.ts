@@ -4,10 +4,10 @@
  * locked, deactivated or removed keeps working for at most `ttlMs`. Rejected
  * tokens are never remembered, so guessing cannot fill the cache.
  */
-import { hashToken } from "../crypto/tokens.js";
 import type { Principal } from "./permissions.js";
 
-export type Authenticate = (token: string) => Promise<Principal | undefined>;
+/** Finds the principal of a bearer token by the token's hash (see hashToken): tokens are stored only so. */
+export type Authenticate = (tokenHash: string) => Promise<Principal | undefined>;
 
 export interface TokenCacheOptions {
   ttlMs: number;
@@ -20,15 +20,14 @@ export function cachedAuthenticate(authenticate: Authenticate, options: TokenCac
   const now = options.now ?? Date.now;
   // Map keeps insertion order: the first key is the oldest entry.
   const entries = new Map<string, { principal: Principal; expiresAt: number }>();
-  return async (token) => {
-    const key = hashToken(token);
-    const hit = entries.get(key);
+  return async (tokenHash) => {
+    const hit = entries.get(tokenHash);
     if (hit && hit.expiresAt > now()) return hit.principal;
-    entries.delete(key);
-    const principal = await authenticate(token);
+    entries.delete(tokenHash);
+    const principal = await authenticate(tokenHash);
     if (principal) {
       if (entries.size >= options.maxEntries) entries.delete(entries.keys().next().value!);
-      entries.set(key, { principal, expiresAt: now() + options.ttlMs });
+      entries.set(tokenHash, { principal, expiresAt: now() + options.ttlMs });
     }
     return principal;
   };

@@ -39,7 +39,8 @@ export interface App {
   aggregates: Aggregates;
   users: UserCommands;
   queries: UserQueries;
-  authenticate(token: string): Promise<Principal | undefined>;
+  /** a bearer token's principal, by the token's hash (see hashToken) */
+  authenticate(tokenHash: string): Promise<Principal | undefined>;
   limits: RateLimits;
   /** the process's queue of password hashing */
   hashing: { running(): number; waiting(): number };
@@ -181,7 +182,7 @@ export async function openApp(config: Config, logger: Logger, options: AppOption
     aggregates,
     users,
     queries,
-    authenticate: cachedAuthenticate((token) => authenticate(store, token), { ttlMs: config.tokenCacheSeconds * 1000, maxEntries: 10_000 }),
+    authenticate: cachedAuthenticate((tokenHash) => authenticate(store, tokenHash), { ttlMs: config.tokenCacheSeconds * 1000, maxEntries: 10_000 }),
     // limits counted in another thread are counted in its metrics
     limits: metrics && limitStore ? instrumentRateLimits(limits, metrics) : limits,
     hashing,

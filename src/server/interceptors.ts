@@ -4,8 +4,10 @@ import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { accessLogger, type Logger } from "../logger.js";
 import { UserService } from "../../gen/zitadel/user/v2/user_service_pb.js";
 import { UserService as UserServiceV2beta } from "../../gen/zitadel/user/v2beta/user_service_pb.js";
-import { originKey, principalKey } from "../api/context.js";
+import { originKey, principalKey, tokenHashKey } from "../api/context.js";
 import type { Principal } from "../command/permissions.js";
+import type { Authenticate } from "../command/token_cache.js";
+import { hashToken } from "../crypto/tokens.js";
 import { describeCauses } from "../errors/cause.js";
 import { unauthenticated } from "../errors/errors.js";
 import { toConnectError } from "../errors/to_connect.js";
@@ -84,14 +86,20 @@ export function errorInterceptor(logger: Logger): Interceptor {
   };
 }
 
-/** Resolves the bearer token to a principal before validation, as ZITADEL does. */
-export function authInterceptor(authenticate: (token: string) => Promise<Principal | undefined>): Interceptor {
+/**
+ * Resolves the bearer token to a principal before validation, as ZITADEL
+ * does. The token is hashed once here; what comes later (the per-token rate
+ * limit) finds the hash in the call's context.
+ */
+export function authInterceptor(authenticate: Authenticate): Interceptor {
   return (next) => async (req) => {
     const token = parseBearer(req.header.get("authorization"));
     let principal: Principal | undefined;
     if (token !== undefined) {
-      principal = await authenticate(token);
+      const tokenHash = hashToken(token);
+      principal = await authenticate(tokenHash);
       if (!principal) throw unauthenticated("AUTH-7fs1e", "Errors.Token.Invalid", "Token is not valid or has expired");
+      req.contextValues.set(tokenHashKey, tokenHash);
     } else if (!allowsAnonymous(req.method)) {
       throw unauthenticated("AUTH-x7Bq3", "Errors.Token.Missing", "Authorization header with a bearer token is required");
     }

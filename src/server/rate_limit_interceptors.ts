@@ -8,10 +8,8 @@
 import { ConnectError, createContextKey, type ContextValues, type Interceptor } from "@connectrpc/connect";
 import { UserService, type PasswordResetRequest } from "../../gen/zitadel/user/v2/user_service_pb.js";
 import { UserService as UserServiceV2beta } from "../../gen/zitadel/user/v2beta/user_service_pb.js";
-import { originKey } from "../api/context.js";
-import { hashToken } from "../crypto/tokens.js";
+import { originKey, tokenHashKey } from "../api/context.js";
 import { resourceExhausted } from "../errors/errors.js";
-import { parseBearer } from "../http/bearer.js";
 import { limitKey, type LimitCounter, type RateLimits } from "../ratelimit/limits.js";
 import { pickStatus, rateLimitHeaders, retryAfterSeconds, type LimitStatus } from "../ratelimit/rules.js";
 
@@ -53,10 +51,11 @@ export function passwordResetLimitInterceptor(limits: RateLimits): Interceptor {
     if (!PASSWORD_RESET.has(`${req.service.typeName}/${req.method.name}`)) return next(req);
     // the v2beta request has the same fields
     const message = req.message as PasswordResetRequest;
-    const token = parseBearer(req.header.get("authorization"));
+    // set by authentication, which accepted the token
+    const tokenHash = req.contextValues.get(tokenHashKey);
     const checks: { name: string; limit: LimitCounter; key: string; refusal: string; refundable?: boolean }[] = [];
-    if (limits.resetPerToken && token !== undefined) {
-      checks.push({ name: "token", limit: limits.resetPerToken, key: hashToken(token), refusal: "Too many password resets with this token" });
+    if (limits.resetPerToken && tokenHash !== undefined) {
+      checks.push({ name: "token", limit: limits.resetPerToken, key: tokenHash, refusal: "Too many password resets with this token" });
     }
     if (limits.resetPerUser && message.medium.case !== "returnCode") {
       // a reset that fails sends nothing, so it does not count against the user
