@@ -5,6 +5,7 @@
  */
 import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { hashToken } from "../src/crypto/tokens.js";
 import { DEFAULT_CONNECTION } from "../src/command/org/connection.js";
 import { UserEvents } from "../src/command/user/events.js";
 import { runCli } from "./support/cli.js";
@@ -27,7 +28,7 @@ let adminId: string;
 beforeAll(async () => {
   server = await startTestServer({ config: { trustedProxies: [PROXY] } });
   clients = allClients(server.url);
-  adminId = (await server.server.app.authenticate(server.adminToken))!.userId;
+  adminId = (await server.server.app.authenticate(hashToken(server.adminToken)))!.userId;
 });
 
 afterAll(async () => {

@@ -6,6 +6,7 @@
 import { Code } from "@connectrpc/connect";
 import { UserState } from "@zitadel/proto/zitadel/user/v2/user_pb.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { hashToken } from "../src/crypto/tokens.js";
 import { UserEvents } from "../src/command/user/events.js";
 import { runCli } from "./support/cli.js";
 import { allClients, type TestClient } from "./support/clients.js";
@@ -28,7 +29,7 @@ beforeAll(async () => {
   server = await startTestServer({ hasher });
   clients = allClients(server.url);
   client = clients[1]!;
-  defaultOrg = (await server.server.app.authenticate(server.adminToken))!.orgId;
+  defaultOrg = (await server.server.app.authenticate(hashToken(server.adminToken)))!.orgId;
   orgOwnerToken = await server.operator.addToken(await server.operator.addMachineUser(defaultOrg, "owner", "ORG_OWNER"));
   const other = await server.operator.addOrg("other");
   foreignOwnerToken = await server.operator.addToken(await server.operator.addMachineUser(other, "other-owner", "ORG_OWNER"));
