@@ -69,6 +69,14 @@ export interface StartOptions {
   encryptionKeyFile?: string;
   /** the admin token, when the data directory holds none (an instance created elsewhere) */
   token?: string;
+  /** what the server's standard output carries (its log, V8's traces), instead of /dev/null */
+  stdout?: Output;
+}
+
+/** Extra flags for a server's `node`, and who reads its standard output (see gc_trace.ts). */
+export interface Output {
+  nodeArgs: string[];
+  read(chunk: Buffer): void;
 }
 
 /** `taskset -c 0 node bin/latchkey.js start` with default (durable) settings. */
@@ -77,7 +85,7 @@ export async function startLatchkey(options: StartOptions): Promise<Server> {
   if (!fs.existsSync(path.join(REPO, "dist/src/cli/main.js"))) {
     throw new Error("dist/ is missing: run `npm ci` (it builds) before `npm run bench`");
   }
-  const nodeArgs = options.cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${options.cpuProfDir}`] : [];
+  const nodeArgs = [...(options.cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${options.cpuProfDir}`] : []), ...(options.stdout?.nodeArgs ?? [])];
   const cores = options.cores ?? SERVER_CORE;
   const workers = options.workers !== undefined ? ["--workers", String(options.workers)] : [];
   const database = [
@@ -91,8 +99,9 @@ export async function startLatchkey(options: StartOptions): Promise<Server> {
   const child = spawn("taskset", args, {
     cwd: REPO,
     env: { ...process.env, ...BENCH_ENV },
-    stdio: ["ignore", "ignore", "pipe"],
+    stdio: ["ignore", options.stdout ? "pipe" : "ignore", "pipe"],
   });
+  if (options.stdout) child.stdout!.on("data", options.stdout.read);
   const url = await waitForLine(child, /latchkey listening on (\S+);/);
   let token: string;
   try {

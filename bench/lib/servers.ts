@@ -1,7 +1,7 @@
 /** The servers latchkey is measured beside: better-auth, and connect-node's bare no-op and bare durable append. */
 import { spawn } from "node:child_process";
 import path from "node:path";
-import { REPO, SERVER_CORE, pinned, serverHandle, waitForLine, type Server } from "./latchkey.js";
+import { REPO, SERVER_CORE, pinned, serverHandle, waitForLine, type Output, type Server } from "./latchkey.js";
 import { freePort } from "./util.js";
 
 export async function startPeer(dataDir: string, port: number, cpuProfDir?: string): Promise<Server> {
@@ -28,12 +28,19 @@ export const BARE_SCRIPTS: Record<BareKind, string> = {
  * compiles the file as it is loaded; the requests run plain JavaScript.
  * `token` is sent along (and ignored) so its requests are byte for byte latchkey's.
  */
-export async function startBare(port: number, token: string, kind: BareKind = "noop", setup: { threads: number; cores: string } = { threads: 1, cores: SERVER_CORE }): Promise<Server> {
-  const args = ["--import", "tsx", path.join(REPO, BARE_SCRIPTS[kind]), String(port), String(setup.threads)];
+export async function startBare(
+  port: number,
+  token: string,
+  kind: BareKind = "noop",
+  setup: { threads: number; cores: string } = { threads: 1, cores: SERVER_CORE },
+  stdout?: Output,
+): Promise<Server> {
+  const args = [...(stdout?.nodeArgs ?? []), "--import", "tsx", path.join(REPO, BARE_SCRIPTS[kind]), String(port), String(setup.threads)];
   const child = spawn("taskset", pinned(setup.cores, process.execPath, args), {
     cwd: REPO,
-    stdio: ["ignore", "ignore", "pipe"],
+    stdio: ["ignore", stdout ? "pipe" : "ignore", "pipe"],
   });
+  if (stdout) child.stdout!.on("data", stdout.read);
   const url = await waitForLine(child, /bare connect-node(?: append)? listening on (\S+);/);
   return serverHandle(child, url, port, token, setup.cores);
 }
