@@ -82,16 +82,19 @@ describe("SqliteEventStore group commit", () => {
       store.append([added("b"), added("c")]),
       store.append([{ ...added("d"), addUnique: [{ kind: "k", value: "v" }] }]),
       store.append([{ ...added("e"), addUnique: [{ kind: "k", value: "v" }] }]),
+      // its second write conflicts after the first has written its row
+      store.append([added("f"), added("taken")]),
+      store.append([{ ...added("g"), events: [...added("g").events, { type: "user.changed", payload: {}, editor: "system" }] }]),
     ]);
 
-    expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled", "fulfilled", "rejected"]);
+    expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled", "fulfilled", "rejected", "rejected", "fulfilled"]);
     expect((results[1] as PromiseRejectedResult).reason.name).toBe("ConcurrencyError");
     expect((results[4] as PromiseRejectedResult).reason.name).toBe("UniqueConstraintError");
     const ids = store.db.prepare("SELECT aggregate_id FROM events ORDER BY position").pluck().all();
-    expect(ids).toEqual(["taken", "a", "b", "c", "d"]);
+    expect(ids).toEqual(["taken", "a", "b", "c", "d", "g", "g"]);
     // each append keeps the time it was made at
     const times = store.db.prepare("SELECT created_at FROM events WHERE aggregate_id != 'taken' ORDER BY position").pluck().all();
-    expect(times).toEqual([2, 4, 4, 5]);
+    expect(times).toEqual([2, 4, 4, 5, 8, 8]);
   });
 
   it("waits for another connection's write lock without blocking the event loop", async () => {

@@ -2,9 +2,8 @@
  * The SQLite event store's writer: a worker thread that owns the one write
  * connection, so that no transaction and no fsync ever runs on a thread that
  * serves requests. Appends that arrive while a commit is under way go
- * together in the next transaction (group commit), each in a savepoint of its
- * own so that its conflict undoes only its own rows; callers hear back after
- * the commit that holds their events.
+ * together in the next transaction (group commit); an append's conflict undoes
+ * only its own rows; callers hear back after the commit that holds their events.
  *
  * It imports no module of ours at run time (types only), so Node runs it as
  * it is, from src/ under the tests as from dist/.
@@ -133,14 +132,17 @@ function openWriter(options: WriterOptions) {
     return positions;
   }
 
-  // a savepoint per append inside the group's transaction
-  const appendOne = db.transaction((append: AppendRequest): number[] =>
-    append.writes.flatMap((write) => appendWrite(write, append.createdAt)),
-  );
+  const appendAll = (append: AppendRequest): number[] => append.writes.flatMap((write) => appendWrite(write, append.createdAt));
+  // A savepoint undoes an append's own rows when it conflicts after writing some.
+  // One write that claims no unique value conflicts only at its sequence check,
+  // before it writes anything, so it goes without one (a savepoint pair costs
+  // more than the append's insert).
+  const appendInSavepoint = db.transaction(appendAll);
+  const mayConflictAfterWriting = (append: AppendRequest) => append.writes.length > 1 || (append.writes[0]?.addUnique?.length ?? 0) > 0;
   const commitGroup = db.transaction((appends: readonly AppendRequest[]): AppendOutcome[] =>
     appends.map((append) => {
       try {
-        return { positions: appendOne(append) };
+        return { positions: mayConflictAfterWriting(append) ? appendInSavepoint(append) : appendAll(append) };
       } catch (err) {
         if (err instanceof Conflict) return { conflict: err.conflict };
         throw err;
