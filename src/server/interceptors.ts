@@ -14,12 +14,12 @@ import { toConnectError } from "../errors/to_connect.js";
 import { parseBearer } from "../http/bearer.js";
 
 /** Methods a caller may use without a token: holding a reset code authorizes SetPassword (and only that, see the handler), in either edition of the UserService. */
-const ANONYMOUS_METHODS = new Set([UserService, UserServiceV2beta].map((s) => `${s.typeName}/${s.method.setPassword.name}`));
+const ANONYMOUS_METHODS: ReadonlySet<DescMethod> = new Set([UserService.method.setPassword, UserServiceV2beta.method.setPassword]);
 /** Services anyone may call: they describe the schema and the server's health, no data. */
 const ANONYMOUS_SERVICES = new Set(["grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection", "grpc.health.v1.Health"]);
 
 export function allowsAnonymous(method: DescMethod): boolean {
-  return ANONYMOUS_METHODS.has(`${method.parent.typeName}/${method.name}`) || ANONYMOUS_SERVICES.has(method.parent.typeName);
+  return ANONYMOUS_METHODS.has(method) || ANONYMOUS_SERVICES.has(method.parent.typeName);
 }
 
 function protocolOf(contentType: string | null): string {

@@ -5,7 +5,8 @@
  * limit is counted after authentication while its status must reach the
  * response however the call ends, also as an error the error interceptor made.
  */
-import { ConnectError, createContextKey, type ContextValues, type Interceptor } from "@connectrpc/connect";
+import type { DescMethod } from "@bufbuild/protobuf";
+import { ConnectError, createContextKey, type ContextValues, type Interceptor, type StreamRequest, type UnaryRequest } from "@connectrpc/connect";
 import { UserService, type PasswordResetRequest } from "../../gen/zitadel/user/v2/user_service_pb.js";
 import { UserService as UserServiceV2beta } from "../../gen/zitadel/user/v2beta/user_service_pb.js";
 import { originKey, tokenHashKey } from "../api/context.js";
@@ -14,7 +15,7 @@ import { limitKey, type LimitCounter, type RateLimits } from "../ratelimit/limit
 import { pickStatus, rateLimitHeaders, retryAfterSeconds, type LimitStatus } from "../ratelimit/rules.js";
 
 /** Both editions of the UserService count against the same limits. */
-const PASSWORD_RESET = new Set([UserService, UserServiceV2beta].map((s) => `${s.typeName}/${s.method.passwordReset.name}`));
+const PASSWORD_RESET: ReadonlySet<DescMethod> = new Set([UserService.method.passwordReset, UserServiceV2beta.method.passwordReset]);
 
 /** The status of each limit that counted the call, by limit. */
 const limitStatusKey = createContextKey<Readonly<Record<string, LimitStatus>>>({}, { description: "rate limit status of the call" });
@@ -47,8 +48,9 @@ export function rateLimitHeadersInterceptor(): Interceptor {
  * user's. A refused call reaches no command, so it writes and sends nothing.
  */
 export function passwordResetLimitInterceptor(limits: RateLimits): Interceptor {
-  return (next) => async (req) => {
-    if (!PASSWORD_RESET.has(`${req.service.typeName}/${req.method.name}`)) return next(req);
+  return (next) => (req) => (PASSWORD_RESET.has(req.method) ? limited(req, next) : next(req));
+
+  async function limited(req: UnaryRequest | StreamRequest, next: Parameters<Interceptor>[0]) {
     // the v2beta request has the same fields
     const message = req.message as PasswordResetRequest;
     // set by authentication, which accepted the token
@@ -75,7 +77,7 @@ export function passwordResetLimitInterceptor(limits: RateLimits): Interceptor {
       for (const check of checks) if (check.refundable) report(req, check.name, await check.limit.refund(check.key));
       throw err;
     }
-  };
+  }
 }
 
 /**
