@@ -13,7 +13,8 @@
  *   npm run bench -- --quick           1 round of 3 s: to check the harness, not to quote
  *   npm run bench -- --workers-only    the same as --only workers
  *
- * Other flags: --duration S, --warmup S, --rounds N, --users N, --big-users N,
+ * Other flags: --duration S, --warmup S (the least warm-up; see warmUp in
+ * bench/lib/measure.ts), --warmup-max S, --rounds N, --users N, --big-users N,
  * --history-users N, --history-events N, --no-peer, --keep (leave
  * bench/tmp/<run> in place), --profile-only, --profile-calls
  * grpc-reset,rest-reset,grpc-noop (which loads to profile; the profiled store

@@ -27,6 +27,7 @@ export const { values: flags } = orExit(() =>
       keep: { type: "boolean", default: false },
       duration: { type: "string" },
       warmup: { type: "string" },
+      "warmup-max": { type: "string" },
       rounds: { type: "string" },
       users: { type: "string" },
       "big-users": { type: "string" },
@@ -62,6 +63,13 @@ export const blocks = orExit(() => selectedBlocks());
 export const config = orExit(() => ({
   durationS: positive("duration", flags.duration, flags.quick ? 3 : 10),
   warmupS: positive("warmup", flags.warmup, flags.quick ? 1 : 3),
+  /**
+   * After --warmup, the load goes on in slices until V8's helper threads (its
+   * optimizing compiler, the concurrent GC) take less than jitSettledShare of
+   * the server's CPU, or until this many seconds of warm-up (see warmUp)
+   */
+  warmupMaxS: positive("warmup-max", flags["warmup-max"], flags.quick ? 1 : 20),
+  jitSettledShare: 0.05,
   rounds: positive("rounds", flags.rounds, flags.quick ? 1 : 3),
   users: positive("users", flags.users, 1000),
   bigUsers: positive("big-users", flags["big-users"], 1_000_000),

@@ -23,6 +23,7 @@ export interface M {
   history?: string;
   instances?: number;
   databaseCpuPerRequestUs?: number;
+  warmupSeconds?: number;
 }
 export interface Scale {
   users: number;

@@ -2,7 +2,7 @@
 import { config } from "./config.js";
 import type { LoadResult } from "./h2load.js";
 import type { Server } from "./latchkey.js";
-import { coreTimes, log, percentile, sleep } from "./util.js";
+import { coreTimes, log, percentile, sleep, threadCpuSeconds } from "./util.js";
 
 export interface Measurement {
   label: string;
@@ -31,6 +31,10 @@ export interface Measurement {
   /** rows the calls wrote: latchkey events, better-auth verification rows */
   rowsWritten: number;
   check: string;
+  /** seconds of load before the measured run (see warmUp) */
+  warmupSeconds?: number;
+  /** the share of the server's CPU V8's helper threads took in the warm-up's last slice */
+  helperShareAtStart?: number;
   eventsPerUserBefore?: number;
   eventsPerUserAfter?: number;
   /** h2load processes the gRPC pool ran */
@@ -85,14 +89,47 @@ export async function settle(rows: () => number | Promise<number>): Promise<void
   }
 }
 
-/** Warm-up, settling, then one measured run. */
-export async function warmAndMeasure(t: Target, round: number, rate?: number): Promise<Measurement> {
+const WARMUP_SLICE_MS = 2000;
+
+/**
+ * Loads the server for --warmup seconds, then in slices of 2 s until V8's
+ * helper threads took less than config.jitSettledShare of its CPU in the
+ * last slice, or --warmup-max seconds have passed. Those threads compile the
+ * hot functions; a server with more code keeps them busy for longer (over
+ * Connect JSON at saturation a latchkey server for 10-15 s, connect-node's
+ * bare servers for 6-8 s), and a long-running service has that work behind
+ * it. Under the gRPC load (a new connection every few hundred calls) they
+ * stay above 5 % for every server, which then gets --warmup-max. The same
+ * rule holds for every server measured.
+ */
+export async function warmUp(t: Target, rate?: number, fixed = false): Promise<{ seconds: number; helperShare: number }> {
   await t.load(config.warmupS * 1000, rate);
-  await settle(t.rows);
-  return measure(t, round, config.durationS * 1000, rate);
+  let seconds = config.warmupS;
+  let helperShare = NaN;
+  while (!fixed && seconds < config.warmupMaxS) {
+    const cpu0 = t.server.cpu().total;
+    const helpers0 = threadCpuSeconds(t.server.pid, "V8Worker");
+    await t.load(Math.min(WARMUP_SLICE_MS, (config.warmupMaxS - seconds) * 1000), rate);
+    seconds += Math.min(WARMUP_SLICE_MS / 1000, config.warmupMaxS - seconds);
+    const cpu = t.server.cpu().total - cpu0;
+    helperShare = cpu > 0 ? (threadCpuSeconds(t.server.pid, "V8Worker") - helpers0) / cpu : 0;
+    if (helperShare < config.jitSettledShare) break;
+  }
+  return { seconds, helperShare };
 }
 
-export async function measure(t: Target, round: number, durationMs: number, rate?: number): Promise<Measurement> {
+/**
+ * Warm-up (see warmUp), settling, then one measured run. `fixedWarmup`: only
+ * --warmup seconds, for a block whose calls must not change the store much
+ * before it is measured (the history block's fresh users).
+ */
+export async function warmAndMeasure(t: Target, round: number, rate?: number, fixedWarmup = false): Promise<Measurement> {
+  const warm = await warmUp(t, rate, fixedWarmup);
+  await settle(t.rows);
+  return measure(t, round, config.durationS * 1000, rate, warm);
+}
+
+export async function measure(t: Target, round: number, durationMs: number, rate?: number, warm?: { seconds: number; helperShare: number }): Promise<Measurement> {
   const rows0 = await t.rows();
   const cpu0 = t.server.cpu();
   const db0 = t.databaseCpu?.();
@@ -155,6 +192,8 @@ export async function measure(t: Target, round: number, durationMs: number, rate
     ...(t.workers !== undefined && { workers: t.workers, serverCores: t.server.cores.join(",") }),
     ...(cpu1.byPid.length > 1 && { serverCpuSecondsByProcess: cpu1.byPid.map(([pid, s]) => s - (before.get(pid) ?? 0)) }),
     ...t.tags,
+    ...(warm && { warmupSeconds: warm.seconds }),
+    ...(warm && Number.isFinite(warm.helperShare) && { helperShareAtStart: warm.helperShare }),
   };
   if (db0 !== undefined && db1 !== undefined) {
     m.databaseCpuSeconds = db1 - db0;
@@ -178,9 +217,10 @@ function describe(t: Target, m: Measurement, rate?: number): string {
     m.history ?? "",
     m.instances !== undefined ? `${m.instances}x` : "",
   ].filter(Boolean);
+  const warm = m.warmupSeconds !== undefined ? ` after ${m.warmupSeconds.toFixed(0)} s warm-up` : "";
   const database = m.databaseCpuPerRequestUs !== undefined ? `, database ${m.databaseCpuPerRequestUs.toFixed(0)} µs CPU/req` : "";
   return (
-    `  ${t.label.padEnd(14)}${tags.length > 0 ? ` ${tags.join(" ")}` : ""} r${m.round}${rate ? ` @${Math.round(rate)}/s` : ""}: ${m.rps.toFixed(0)} req/s, ` +
+    `  ${t.label.padEnd(14)}${tags.length > 0 ? ` ${tags.join(" ")}` : ""} r${m.round}${rate ? ` @${Math.round(rate)}/s` : ""}${warm}: ${m.rps.toFixed(0)} req/s, ` +
     `${m.cpuPerRequestUs.toFixed(0)} µs CPU/req (sys ${m.systemCpuPerRequestUs.toFixed(0)}; ${(m.serverCpuShare * 100).toFixed(0)}% core, others ${(m.otherCpuShareOnServerCore * 100).toFixed(0)}%)${byProcess}${database}, ` +
     `p50 ${m.p50Ms.toFixed(2)} ms, p99 ${m.p99Ms.toFixed(2)} ms, ${m.check}`
   );

@@ -215,6 +215,29 @@ function workersTable(scale: Scale, lines: string[]): void {
 
 
 
+function warmupWords(c: Record<string, unknown>): string {
+  // runs before the adaptive warm-up have no warmupMaxS
+  if (c.warmupMaxS === undefined) return `${String(c.warmupS)} s warm-up`;
+  return (
+    `at least ${String(c.warmupS)} s of warm-up, then 2 s more at a time until V8's helper threads took under ` +
+    `${pct(Number(c.jitSettledShare))} of the server's CPU (at most ${String(c.warmupMaxS)} s; the history block: ${String(c.warmupS)} s)`
+  );
+}
+
+/** The range of warm-up seconds per server kind over every measurement of the run. */
+function warmupsByServer(scales: readonly Scale[]): string[] {
+  const byServer = new Map<string, number[]>();
+  for (const s of scales) {
+    const all = [...s.runs, ...(s.bareRuns ?? []), ...(s.workerRuns ?? []), ...(s.postgres?.runs ?? [])];
+    for (const m of all) {
+      if (m.warmupSeconds === undefined) continue;
+      const who = m.label.startsWith("peer") ? "better-auth" : m.server === "bare" ? "bare connect-node" : "latchkey";
+      byServer.set(who, [...(byServer.get(who) ?? []), m.warmupSeconds]);
+    }
+  }
+  return [...byServer].map(([who, secs]) => `${who} ${n0(Math.min(...secs))}–${n0(Math.max(...secs))}`);
+}
+
 export function renderMarkdown(results: Results): string {
   const m = results.machine;
   const lines: string[] = [];
@@ -226,7 +249,9 @@ export function renderMarkdown(results: Results): string {
   );
   const c = results.config;
   lines.push("");
-  lines.push(`Each figure: ${String(c.warmupS)} s warm-up, then ${String(c.durationS)} s measured; ${String(c.rounds)} round(s), median shown.`);
+  lines.push(`Each figure: ${warmupWords(c)}, then ${String(c.durationS)} s measured; ${String(c.rounds)} round(s), median shown.`);
+  const warmups = warmupsByServer(results.scales);
+  if (warmups.length > 0) lines.push(`Warm-up each server got, seconds (least–most): ${warmups.join("; ")}.`);
   lines.push("");
   for (const s of results.scales) lines.push(scaleMarkdown(s));
   const t = targets(results);

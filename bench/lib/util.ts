@@ -90,6 +90,30 @@ export function processTree(pid: number): number[] {
   return out;
 }
 
+/** utime + stime in seconds of the threads of a process tree whose name is `name` (V8's helper threads are "V8Worker"). */
+export function threadCpuSeconds(pid: number, name: string): number {
+  let seconds = 0;
+  for (const p of processTree(pid)) {
+    let tids: string[];
+    try {
+      tids = fs.readdirSync(`/proc/${p}/task`);
+    } catch {
+      continue;
+    }
+    for (const tid of tids) {
+      try {
+        const stat = fs.readFileSync(`/proc/${p}/task/${tid}/stat`, "utf8");
+        if (stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")) !== name) continue;
+        const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+        seconds += (Number(fields[11]) + Number(fields[12])) / clockTicks();
+      } catch {
+        // the thread ended
+      }
+    }
+  }
+  return seconds;
+}
+
 export interface TreeTimes {
   /** utime + stime of every process of the tree, seconds */
   total: number;
