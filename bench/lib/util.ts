@@ -52,11 +52,33 @@ export function clockTicks(): number {
 
 /** utime and stime of a process (all its threads) in seconds, from /proc/<pid>/stat. */
 export function cpuTimes(pid: number): { user: number; system: number } {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+  return statTimes(fs.readFileSync(`/proc/${pid}/stat`, "utf8"));
+}
+
+/** utime and stime in seconds from the text of a /proc stat file (a process's or a thread's). */
+function statTimes(stat: string): { user: number; system: number } {
   // the command name may hold spaces and parentheses: fields count from the last ')'
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   // fields[0] is field 3 (state); utime and stime are fields 14 and 15
   return { user: Number(fields[11]) / clockTicks(), system: Number(fields[12]) / clockTicks() };
+}
+
+/** A file under /proc, or undefined once its process or thread has ended. */
+function readProc(file: string): string | undefined {
+  try {
+    return fs.readFileSync(file, "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
+/** The thread ids of a process; none once it has ended. */
+function threadIds(pid: number): string[] {
+  try {
+    return fs.readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return [];
+  }
 }
 
 /** utime + stime of a process in seconds. */
@@ -70,19 +92,8 @@ export function processTree(pid: number): number[] {
   const out: number[] = [];
   const visit = (p: number) => {
     out.push(p);
-    let tids: string[];
-    try {
-      tids = fs.readdirSync(`/proc/${p}/task`);
-    } catch {
-      return;
-    }
-    for (const tid of tids) {
-      let children: string;
-      try {
-        children = fs.readFileSync(`/proc/${p}/task/${tid}/children`, "utf8");
-      } catch {
-        continue;
-      }
+    for (const tid of threadIds(p)) {
+      const children = readProc(`/proc/${p}/task/${tid}/children`) ?? "";
       for (const c of children.trim().split(/\s+/)) if (c) visit(Number(c));
     }
   };
@@ -94,21 +105,11 @@ export function processTree(pid: number): number[] {
 export function threadCpuSeconds(pid: number, name: string): number {
   let seconds = 0;
   for (const p of processTree(pid)) {
-    let tids: string[];
-    try {
-      tids = fs.readdirSync(`/proc/${p}/task`);
-    } catch {
-      continue;
-    }
-    for (const tid of tids) {
-      try {
-        const stat = fs.readFileSync(`/proc/${p}/task/${tid}/stat`, "utf8");
-        if (stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")) !== name) continue;
-        const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-        seconds += (Number(fields[11]) + Number(fields[12])) / clockTicks();
-      } catch {
-        // the thread ended
-      }
+    for (const tid of threadIds(p)) {
+      const stat = readProc(`/proc/${p}/task/${tid}/stat`);
+      if (stat === undefined || stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")) !== name) continue;
+      const t = statTimes(stat);
+      seconds += t.user + t.system;
     }
   }
   return seconds;
