@@ -64,11 +64,13 @@ export const config = orExit(() => ({
   durationS: positive("duration", flags.duration, flags.quick ? 3 : 10),
   warmupS: positive("warmup", flags.warmup, flags.quick ? 1 : 3),
   /**
-   * After --warmup, the load goes on in slices until V8's helper threads (its
-   * optimizing compiler, the concurrent GC) take less than jitSettledShare of
-   * the server's CPU, or until this many seconds of warm-up (see warmUp)
+   * With --warmup-max above --warmup, the load goes on after --warmup in slices
+   * until V8's helper threads (its optimizing compiler, the concurrent GC) take
+   * less than jitSettledShare of the server's CPU, or until this many seconds
+   * of warm-up (see warmUp). Off by default: 20 s gave the same ratios at
+   * three times a run's length (see BENCHMARKS.md, "The warm-up").
    */
-  warmupMaxS: positive("warmup-max", flags["warmup-max"], flags.quick ? 1 : 20),
+  warmupMaxS: positive("warmup-max", flags["warmup-max"], positive("warmup", flags.warmup, flags.quick ? 1 : 3)),
   jitSettledShare: 0.05,
   rounds: positive("rounds", flags.rounds, flags.quick ? 1 : 3),
   users: positive("users", flags.users, 1000),

@@ -92,15 +92,16 @@ export async function settle(rows: () => number | Promise<number>): Promise<void
 const WARMUP_SLICE_MS = 2000;
 
 /**
- * Loads the server for --warmup seconds, then in slices of 2 s until V8's
- * helper threads took less than config.jitSettledShare of its CPU in the
- * last slice, or --warmup-max seconds of load were asked for. Those threads
- * compile the hot functions; a server with more code keeps them busy for
- * longer (over Connect JSON at saturation a latchkey server for 10-15 s,
- * connect-node's bare servers for 6-8 s), and a long-running service has
- * that work behind it. Under the gRPC load (a new connection every few
- * hundred calls) they stay above 5 % for every server, which then gets
- * --warmup-max. The same rule holds for every server measured.
+ * Loads the server for --warmup seconds; with --warmup-max above that, goes
+ * on in slices of 2 s until V8's helper threads took less than
+ * config.jitSettledShare of its CPU in the last slice, or --warmup-max
+ * seconds of load were asked for. Those threads compile the hot functions; a
+ * server with more code keeps them busy for longer (over Connect JSON at
+ * saturation a latchkey server for 10-15 s, connect-node's bare servers for
+ * 6-8 s), and a long-running service has that work behind it. Under the gRPC
+ * load (a new connection every few hundred calls) they stay above 5 % for
+ * every server, which then gets --warmup-max. The same rule holds for every
+ * server measured.
  */
 export async function warmUp(t: Target, rate?: number, fixed = false): Promise<{ seconds: number; helperShare: number }> {
   // the seconds asked for decide when to stop; the seconds the load ran (the gRPC pool

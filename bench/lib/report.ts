@@ -216,8 +216,8 @@ function workersTable(scale: Scale, lines: string[]): void {
 
 
 function warmupWords(c: Record<string, unknown>): string {
-  // runs before the adaptive warm-up have no warmupMaxS
-  if (c.warmupMaxS === undefined) return `${String(c.warmupS)} s warm-up`;
+  // runs before --warmup-max have no warmupMaxS
+  if (c.warmupMaxS === undefined || Number(c.warmupMaxS) <= Number(c.warmupS)) return `${String(c.warmupS)} s warm-up`;
   return (
     `at least ${String(c.warmupS)} s of warm-up, then 2 s more at a time until V8's helper threads took under ` +
     `${pct(Number(c.jitSettledShare))} of the server's CPU (at most ${String(c.warmupMaxS)} s; the history block: ${String(c.warmupS)} s)`
