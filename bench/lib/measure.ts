@@ -99,9 +99,9 @@ const WARMUP_SLICE_MS = 2000;
  * server with more code keeps them busy for longer (over Connect JSON at
  * saturation a latchkey server for 10-15 s, connect-node's bare servers for
  * 6-8 s), and a long-running service has that work behind it. Under the gRPC
- * load (a new connection every few hundred calls) they stay above 5 % for
- * every server, which then gets --warmup-max. The same rule holds for every
- * server measured.
+ * load they stay above 5 % for every server (its calls leave more garbage for
+ * the concurrent GC), which then gets --warmup-max. The same rule holds for
+ * every server measured.
  */
 export async function warmUp(t: Target, rate?: number, fixed = false): Promise<{ seconds: number; helperShare: number }> {
   // the seconds asked for decide when to stop; the seconds the load ran (the gRPC pool
