@@ -3,7 +3,8 @@
  * numbered and answered through promises. The thread that opens the file
  * first starts the writer; event stores in other threads of the process reach
  * the same writer through a port it hands out, so all appends share one
- * connection and one group commit.
+ * connection and one group commit. The appends asked for in one turn of the
+ * event loop go to the writer as one request and come back in one answer.
  */
 import { MessageChannel, Worker, type MessagePort } from "node:worker_threads";
 import Database from "better-sqlite3";
@@ -54,6 +55,8 @@ function writerClient(target: Worker | MessagePort, instanceId: string, owner: b
   const ready = owner ? new Promise<void>((resolve, reject) => (onReady = { resolve, reject })) : Promise.resolve();
   ready.catch(() => {});
   let onClosed: (() => void) | undefined;
+  /** the appends of this turn of the event loop, sent together when it ends */
+  let turn: TurnAppends | undefined;
 
   const request = <T>(message: (id: number) => WriterRequest): Promise<T> => {
     if (stopped) return Promise.reject(stopped);
@@ -62,6 +65,20 @@ function writerClient(target: Worker | MessagePort, instanceId: string, owner: b
       target.ref();
       target.postMessage(message(id));
     });
+  };
+
+  const sendTurn = () => {
+    const sent = turn;
+    if (!sent) return;
+    turn = undefined;
+    request<AppendOutcome[]>((id) => ({ kind: "append", id, appends: sent.appends })).then(
+      (outcomes) => {
+        for (const caller of sent.callers) caller.resolve(outcomes.slice(caller.from, caller.from + caller.count));
+      },
+      (err: Error) => {
+        for (const caller of sent.callers) caller.reject(err);
+      },
+    );
   };
 
   const stop = (err: Error) => {
@@ -95,7 +112,14 @@ function writerClient(target: Worker | MessagePort, instanceId: string, owner: b
     stop,
     running: () => stopped === undefined,
     async append(appends) {
-      const outcomes = await request<AppendOutcome[]>((id) => ({ kind: "append", id, appends }));
+      const outcomes = await new Promise<AppendOutcome[]>((resolve, reject) => {
+        if (!turn) {
+          turn = { appends: [], callers: [] };
+          setImmediate(sendTurn);
+        }
+        turn.callers.push({ from: turn.appends.length, count: appends.length, resolve, reject });
+        turn.appends.push(...appends);
+      });
       return outcomes.map((outcome, i) => ("positions" in outcome ? { ok: storedEvents(appends[i]!, outcome.positions, instanceId) } : { error: toConflictError(outcome.conflict) }));
     },
     saveCounters: (counters, now) => request((id) => ({ kind: "counters", id, counters, now })),
@@ -106,6 +130,8 @@ function writerClient(target: Worker | MessagePort, instanceId: string, owner: b
     },
     close() {
       if (stopped) return Promise.resolve();
+      // what was asked before closing is appended before the writer stops
+      sendTurn();
       if (!owner) {
         stop(new Error("the event store is closed"));
         (target as MessagePort).close();
@@ -118,6 +144,12 @@ function writerClient(target: Worker | MessagePort, instanceId: string, owner: b
       });
     },
   };
+}
+
+interface TurnAppends {
+  appends: AppendRequest[];
+  /** each caller's appends are `count` of them from `from` on */
+  callers: { from: number; count: number; resolve(outcomes: AppendOutcome[]): void; reject(err: Error): void }[];
 }
 
 /** The events of an append as stored, from what was asked and the positions they got. */
