@@ -119,6 +119,17 @@ describe("SqliteEventStore group commit", () => {
     expect(store.db.prepare("SELECT count(*) FROM events").pluck().get()).toBe(0);
     await expect(store.append([added("x")])).resolves.toHaveLength(1);
   });
+
+  it("answers the appends of a store that shares the writer before that store closes", async () => {
+    const owner = open();
+    await owner.writerReady;
+    const sharing = openSqliteEventStore({ file, writer: owner.writerPort() });
+    const appended = Promise.all([sharing.append([added("a")]), sharing.append([added("b")])]);
+    await sharing.close();
+    await expect(appended).resolves.toHaveLength(2);
+    expect(owner.db.prepare("SELECT aggregate_id FROM events ORDER BY position").pluck().all()).toEqual(["a", "b"]);
+    await expect(sharing.append([added("c")])).rejects.toThrow("closed");
+  });
 });
 
 describe("SqliteEventStore across processes", () => {

@@ -8,7 +8,6 @@ import type {
   StoredEvent,
   UniqueConstraint,
 } from "./eventstore.js";
-import { GroupCommit } from "./group_commit.js";
 import { migrateSqlite, sqliteMigrations } from "./sqlite_migrations.js";
 import type { AppendRequest, CounterRow, WriterOptions } from "./sqlite_writer.js";
 import { connectWriter, startWriter, type WriterClient } from "./sqlite_writer_client.js";
@@ -132,13 +131,12 @@ function createStore(db: Database.Database, instanceId: string, writer: WriterCl
       .pluck(),
   };
   const latestVersion = sqliteMigrations.at(-1)?.version ?? 0;
-  const group = new GroupCommit<AppendRequest, StoredEvent[]>((appends) => writer.append(appends));
 
   return {
     db,
     writerReady: writer.ready,
     append(writes) {
-      return group.submit({ writes, createdAt: now().getTime() });
+      return writer.append({ writes, createdAt: now().getTime() });
     },
     loadCounters: (at) => stmt.loadCounters.all(at),
     saveCounters: (counters, at) => writer.saveCounters(counters, at),
@@ -168,7 +166,6 @@ function createStore(db: Database.Database, instanceId: string, writer: WriterCl
     },
     async close() {
       // what is still queued gets its chance before the writer stops
-      await group.settled();
       await writer.close();
       if (db.open) db.close();
     },

@@ -5,23 +5,25 @@
  * the same writer through a port it hands out, so all appends share one
  * connection and one group commit. The appends asked for in one turn of the
  * event loop go to the writer as one request and come back in one answer.
+ * Turns do not wait for each other's answers: what reaches the writer while
+ * it commits goes into its next commit.
  */
 import { MessageChannel, Worker, type MessagePort } from "node:worker_threads";
 import Database from "better-sqlite3";
 import { ConcurrencyError, storedEvent, UniqueConstraintError, type StoredEvent } from "./eventstore.js";
-import type { Outcome } from "./group_commit.js";
 import type { AppendOutcome, AppendRequest, CounterRow, WriteConflict, WriterOptions, WriterReply, WriterRequest } from "./sqlite_writer.js";
 import { PendingCalls } from "../pending_calls.js";
 
 export interface WriterClient {
   /** resolves when the writer has opened the file; rejects when it cannot */
   readonly ready: Promise<void>;
-  append(appends: readonly AppendRequest[]): Promise<Outcome<StoredEvent[]>[]>;
+  /** the append's events as stored; rejects with ConcurrencyError or UniqueConstraintError when it conflicts */
+  append(append: AppendRequest): Promise<StoredEvent[]>;
   saveCounters(counters: readonly CounterRow[], now: number): Promise<void>;
   /** a new port to the same writer, to hand to another thread */
   attach(): MessagePort;
   running(): boolean;
-  /** the writer's owner stops it after what is queued; another thread only lets go of its port */
+  /** the writer's owner stops it after what is queued; another thread lets go of its port once its appends are answered */
   close(): Promise<void>;
 }
 
@@ -55,6 +57,7 @@ function writerClient(target: Worker | MessagePort, instanceId: string, owner: b
   const ready = owner ? new Promise<void>((resolve, reject) => (onReady = { resolve, reject })) : Promise.resolve();
   ready.catch(() => {});
   let onClosed: (() => void) | undefined;
+  let onIdle: (() => void) | undefined;
   /** the appends of this turn of the event loop, sent together when it ends */
   let turn: TurnAppends | undefined;
 
@@ -73,7 +76,7 @@ function writerClient(target: Worker | MessagePort, instanceId: string, owner: b
     turn = undefined;
     request<AppendOutcome[]>((id) => ({ kind: "append", id, appends: sent.appends })).then(
       (outcomes) => {
-        for (const caller of sent.callers) caller.resolve(outcomes.slice(caller.from, caller.from + caller.count));
+        sent.callers.forEach((caller, i) => caller.resolve(outcomes[i]!));
       },
       (err: Error) => {
         for (const caller of sent.callers) caller.reject(err);
@@ -99,7 +102,10 @@ function writerClient(target: Worker | MessagePort, instanceId: string, owner: b
         return;
       default: {
         const pending = waiting.take(reply.id);
-        if (waiting.size === 0) target.unref();
+        if (waiting.size === 0) {
+          target.unref();
+          onIdle?.();
+        }
         if (reply.kind === "appended") pending?.resolve(reply.outcomes);
         else if (reply.kind === "saved") pending?.resolve(undefined);
         else pending?.reject(new Database.SqliteError(reply.message, reply.code ?? "SQLITE_ERROR"));
@@ -111,16 +117,18 @@ function writerClient(target: Worker | MessagePort, instanceId: string, owner: b
     ready,
     stop,
     running: () => stopped === undefined,
-    async append(appends) {
-      const outcomes = await new Promise<AppendOutcome[]>((resolve, reject) => {
+    async append(append) {
+      if (stopped) throw stopped;
+      const outcome = await new Promise<AppendOutcome>((resolve, reject) => {
         if (!turn) {
           turn = { appends: [], callers: [] };
           setImmediate(sendTurn);
         }
-        turn.callers.push({ from: turn.appends.length, count: appends.length, resolve, reject });
-        turn.appends.push(...appends);
+        turn.appends.push(append);
+        turn.callers.push({ resolve, reject });
       });
-      return outcomes.map((outcome, i) => ("positions" in outcome ? { ok: storedEvents(appends[i]!, outcome.positions, instanceId) } : { error: toConflictError(outcome.conflict) }));
+      if ("conflict" in outcome) throw toConflictError(outcome.conflict);
+      return storedEvents(append, outcome.positions, instanceId);
     },
     saveCounters: (counters, now) => request((id) => ({ kind: "counters", id, counters, now })),
     attach() {
@@ -133,9 +141,20 @@ function writerClient(target: Worker | MessagePort, instanceId: string, owner: b
       // what was asked before closing is appended before the writer stops
       sendTurn();
       if (!owner) {
-        stop(new Error("the event store is closed"));
-        (target as MessagePort).close();
-        return Promise.resolve();
+        const letGo = () => {
+          stop(new Error("the event store is closed"));
+          (target as MessagePort).close();
+        };
+        if (waiting.size === 0) {
+          letGo();
+          return Promise.resolve();
+        }
+        return new Promise<void>((resolve) => {
+          onIdle = () => {
+            letGo();
+            resolve();
+          };
+        });
       }
       return new Promise<void>((resolve) => {
         onClosed = resolve;
@@ -148,8 +167,8 @@ function writerClient(target: Worker | MessagePort, instanceId: string, owner: b
 
 interface TurnAppends {
   appends: AppendRequest[];
-  /** each caller's appends are `count` of them from `from` on */
-  callers: { from: number; count: number; resolve(outcomes: AppendOutcome[]): void; reject(err: Error): void }[];
+  /** one for each append, in the same order */
+  callers: { resolve(outcome: AppendOutcome): void; reject(err: Error): void }[];
 }
 
 /** The events of an append as stored, from what was asked and the positions they got. */
