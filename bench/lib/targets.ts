@@ -5,7 +5,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { NoopRequestSchema } from "../../gen/latchkey/bench/v1/bench_pb.js";
 import { PasswordResetRequestSchema } from "../../gen/zitadel/user/v2/user_service_pb.js";
 import { config } from "./config.js";
-import { grpcFrame, h2loadPool, h2loadSingle } from "./h2load.js";
+import { grpcFrame, h2loadPool } from "./h2load.js";
 import { eventHead, type Server } from "./latchkey.js";
 import type { Target } from "./measure.js";
 import { grpcCall, httpCall } from "./preflight.js";
@@ -29,23 +29,20 @@ export const grpcBody: Record<Call, (userId: string) => Uint8Array> = {
 /** The load of one protocol and call against a server; `rows` is read from wherever that server writes. */
 export function protocolLoad(server: Server, protocol: Protocol, call: Call, ids: readonly string[], idsFile: string, workDir: string): Target["load"] {
   if (protocol === "grpc") {
+    // the no-op as PasswordReset, so that their ratio compares calls carried alike (a new connection every perProcess calls)
     return (durationMs, rate) =>
-      // at saturation the no-op answers the same for every user: one h2load, no process or connection turnover;
-      // at a fixed rate it is paced like PasswordReset, so the two compare
-      call === "noop" && !rate
-        ? h2loadSingle({ url: server.url, path: GRPC_PATH[call], token: server.token, body: grpcBody[call](ids[0]!), connections: config.concurrency, durationMs, workDir })
-        : h2loadPool({
-            url: server.url,
-            path: GRPC_PATH[call],
-            token: server.token,
-            body: grpcBody[call],
-            users: ids,
-            processes: config.concurrency,
-            perProcess: config.grpcPerProcess,
-            durationMs,
-            ...(rate && { rpsPerProcess: rate / config.concurrency }),
-            workDir,
-          });
+      h2loadPool({
+        url: server.url,
+        path: GRPC_PATH[call],
+        token: server.token,
+        body: grpcBody[call],
+        users: ids,
+        processes: config.concurrency,
+        perProcess: config.grpcPerProcess,
+        durationMs,
+        ...(rate && { rpsPerProcess: rate / config.concurrency }),
+        workDir,
+      });
   }
   const shape = `${protocol}-${call}` as Shape;
   return (durationMs, rate) =>
