@@ -2,8 +2,9 @@
  * The bare block: latchkey's PasswordReset and no-op against connect-node's
  * bare no-op (bench/bare/noop_server.ts) and its bare durable append
  * (bench/bare/append_server.ts: PasswordReset as one durable append and
- * nothing else), over gRPC and Connect JSON; REST PasswordReset against the
- * bare Connect JSON ones. Per protocol, latchkey and the bare servers take
+ * nothing else), over gRPC and Connect JSON; REST PasswordReset and no-op
+ * against the bare Connect JSON ones (the REST no-op runs every per-call
+ * feature without connect-node). Per protocol, latchkey and the bare servers take
  * turns, their order reversed each round. Then, at one
  * fixed offered rate per protocol (half of latchkey's PasswordReset saturation),
  * the bare no-op, latchkey's no-op and PasswordReset, to tell the latency tail
@@ -23,7 +24,7 @@ import { roundOrder, type ScaleContext } from "./context.js";
 const GROUPS: { protocol: Protocol; calls: Call[]; bare: boolean }[] = [
   { protocol: "grpc", calls: ["reset", "noop"], bare: true },
   { protocol: "connect", calls: ["reset", "noop"], bare: true },
-  { protocol: "rest", calls: ["reset"], bare: false },
+  { protocol: "rest", calls: ["reset", "noop"], bare: false },
 ];
 
 export async function bareBlock(ctx: ScaleContext): Promise<Measurement[]> {

@@ -18,7 +18,7 @@ export function bareFigures(scale: Scale) {
   const of = (label: string, server: string) => pick(scale.bareRuns, (m) => m.label === label && m.server === server && m.offeredRps === undefined);
   return (["grpc", "connect", "rest"] as const).map((protocol) => {
     const reset = of(`${protocol} reset`, "latchkey");
-    const noop = protocol === "rest" ? undefined : of(`${protocol} noop`, "latchkey");
+    const noop = of(`${protocol} noop`, "latchkey");
     // REST has no bare counterpart: it is compared with the bare Connect JSON servers
     const bareProtocol = protocol === "rest" ? "connect" : protocol;
     const bare = of(`${bareProtocol} noop`, "bare");
@@ -43,7 +43,8 @@ export function bareTable(scale: Scale, lines: string[]): void {
       "Bare no-op (`bench/bare/noop_server.ts`): the same no-op on `connectNodeAdapter`, a handler returning a constant, no interceptors, no REST gateway. " +
       "Bare append (`bench/bare/append_server.ts`): PasswordReset on `connectNodeAdapter` as one durable append and nothing else (a writer thread, group commit, WAL with synchronous=FULL; " +
       "no lookup, code, encryption, authentication, validation, limits or logging), the floor under latchkey's PasswordReset on this stack. " +
-      "REST has no bare counterpart: its row is divided by the bare Connect JSON servers.",
+      "REST has no bare counterpart: its rows are divided by the bare Connect JSON servers. latchkey's REST no-op (`POST /bench/v1/noop/{id}`) runs every per-call feature " +
+      "(the log line, the token check, the limits and their headers, validation, the error mapping) without connect-node.",
   );
   lines.push("");
   lines.push(
