@@ -2,7 +2,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { Aggregates, SNAPSHOT_EVERY } from "../src/command/aggregates.js";
 import { execute } from "../src/command/execute.js";
 import { decodeState, encodeState, foldWith, snapshotName, type WriteModel } from "../src/command/write_model.js";
@@ -128,5 +128,32 @@ describe("the writer thread", () => {
     await second.close();
     // the owner's writer keeps serving after another store let go of its port
     await expect(execute(aggregates[0]!, ref, counter, () => add(1))).resolves.toMatchObject({ stored: [{ sequence: 41 }] });
+  });
+
+  it("tells each thread's store what the others appended, so kept state they moved past is read before deciding", async () => {
+    const owner = open();
+    const second = openSqliteEventStore({ file: path.join(dir, "latchkey.db"), writer: owner.writerPort() });
+    stores.unshift(second);
+    const mine = new Aggregates(owner, { decideOnKept: true });
+    const theirs = new Aggregates(second, { decideOnKept: true });
+    await execute(mine, ref, counter, () => add(1));
+    await execute(theirs, ref, counter, () => add(10));
+    // its own append does not make a thread's kept state stale
+    expect(theirs.cached(ref, counter)?.sequence).toBe(2);
+    await vi.waitFor(() => expect(mine.cached(ref, counter)).toBeUndefined());
+
+    const seen: number[] = [];
+    const { stored } = await execute(mine, ref, counter, (s) => {
+      seen.push(s.sequence);
+      return add(100);
+    });
+    // one decision, on the state read from the store: no refused append on the way
+    expect(seen).toEqual([2]);
+    expect(stored[0]!.sequence).toBe(3);
+    expect(mine.cached(ref, counter)?.total).toBe(111);
+    await vi.waitFor(() => expect(theirs.cached(ref, counter)).toBeUndefined());
+    // other aggregates of the other thread stay as kept
+    await execute(theirs, { type: "counter", id: "c2" }, counter, () => add(1));
+    expect(theirs.cached({ type: "counter", id: "c2" }, counter)?.sequence).toBe(1);
   });
 });

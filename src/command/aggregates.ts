@@ -7,6 +7,8 @@
  * - The folded state of recently used aggregates stays in memory with its
  *   sequence. Loading reads only the events stored after it (usually none),
  *   so another process's appends are seen without replaying the history.
+ * - Where the store reports appends of the other threads sharing its writer,
+ *   kept state they moved past is not decided on: it is read first.
  * - On a miss the newest snapshot is read and only the events after it are
  *   folded. Every SNAPSHOT_EVERY events an append carries a fresh snapshot,
  *   stored in the same transaction.
@@ -35,18 +37,33 @@ export class Aggregates {
    */
   private readonly busy = new Map<string, (() => void)[]>();
   private readonly known = new LRUCache<string, Known>({ max: CACHED_STATES });
+  /**
+   * The last sequence of aggregates that other threads appended to, as the
+   * store reported them. Losing an entry costs only a refused try (see execute).
+   */
+  private readonly othersAt = new LRUCache<string, number>({ max: CACHED_STATES });
 
   /**
    * @param options.decideOnKept whether commands may decide first on the kept
    * state (see execute): worth it where this process makes nearly all the
-   * appends; where others append to the same aggregates all the time
-   * (`--workers`, several instances on PostgreSQL) that try mostly fails and
-   * costs a refused append, so commands read first.
+   * appends, or hears of the others' (the threads of one process on SQLite);
+   * where others append to the same aggregates unheard (several instances on
+   * PostgreSQL) that try mostly fails and costs a refused append, so commands
+   * read first.
    */
   constructor(
     readonly store: EventStore,
     private readonly options: { decideOnKept?: boolean } = {},
-  ) {}
+  ) {
+    if (options.decideOnKept) {
+      store.watchOthers?.((appended) => {
+        for (const { type, id, sequence } of appended) {
+          const key = aggregateKey(type, id);
+          if ((this.othersAt.get(key) ?? 0) < sequence) this.othersAt.set(key, sequence);
+        }
+      });
+    }
+  }
 
   /** Runs `work` after every earlier piece of work on the same aggregate in this process. */
   async serialize<T>(aggregate: AggregateRef, work: () => Promise<T>): Promise<T> {
@@ -70,7 +87,9 @@ export class Aggregates {
    */
   cached<S extends { sequence: number }>(aggregate: AggregateRef, model: WriteModel<S>): S | undefined {
     if (!this.options.decideOnKept) return undefined;
-    return this.known.get(cacheKey(aggregate, model))?.state as S | undefined;
+    const kept = this.known.get(cacheKey(aggregate, model))?.state as S | undefined;
+    if (kept && kept.sequence < (this.othersAt.peek(aggregateKey(aggregate.type, aggregate.id)) ?? 0)) return undefined;
+    return kept;
   }
 
   /** The aggregate's current state under this model. */
@@ -106,4 +125,5 @@ export class Aggregates {
   }
 }
 
-const cacheKey = (aggregate: AggregateRef, model: WriteModel<{ sequence: number }>) => `${model.name}\n${aggregate.type}\n${aggregate.id}`;
+const aggregateKey = (type: string, id: string) => `${type}\n${id}`;
+const cacheKey = (aggregate: AggregateRef, model: WriteModel<{ sequence: number }>) => `${model.name}\n${aggregateKey(aggregate.type, aggregate.id)}`;

@@ -126,6 +126,20 @@ export interface EventStore {
   /** Database reachable and migrations applied. */
   ready(): Promise<boolean>;
   close(): Promise<void>;
+  /**
+   * Where the store knows of appends made by others sharing its writer (the
+   * other threads of this process on one SQLite file): calls `listener` with
+   * the aggregates they appended to, and their new last sequence, as each of
+   * their commits is made. Appends of other processes are not reported.
+   */
+  watchOthers?(listener: (appended: readonly AggregateAt[]) => void): void;
+}
+
+/** An aggregate and its last sequence. */
+export interface AggregateAt {
+  readonly type: string;
+  readonly id: string;
+  readonly sequence: number;
 }
 
 export class ConcurrencyError extends Error {

@@ -27,5 +27,6 @@ export function observeAppends(store: EventStore, observer: AppendObserver): Eve
     findLookup: (lookup) => store.findLookup(lookup),
     ready: () => store.ready(),
     close: () => store.close(),
+    ...(store.watchOthers && { watchOthers: store.watchOthers.bind(store) }),
   };
 }

@@ -141,6 +141,7 @@ function createStore(db: Database.Database, instanceId: string, writer: WriterCl
     loadCounters: (at) => stmt.loadCounters.all(at),
     saveCounters: (counters, at) => writer.saveCounters(counters, at),
     writerPort: () => writer.attach(),
+    watchOthers: (listener) => writer.watchOthers(listener),
     async readAggregate(aggregate: AggregateRef, afterSequence = 0) {
       return stmt.readAggregate.all(instanceId, aggregate.type, aggregate.id, afterSequence).map(toStoredEvent);
     },

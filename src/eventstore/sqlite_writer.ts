@@ -10,7 +10,7 @@
  */
 import { parentPort, workerData, type MessagePort } from "node:worker_threads";
 import Database from "better-sqlite3";
-import type { AggregateWrite, UniqueConstraint } from "./eventstore.js";
+import type { AggregateAt, AggregateWrite, UniqueConstraint } from "./eventstore.js";
 
 export interface WriterOptions {
   readonly file: string;
@@ -37,6 +37,8 @@ export type WriterRequest =
   | { kind: "counters"; id: number; counters: readonly CounterRow[]; now: number }
   /** another thread's port: its event store appends through it (close comes from the parent only) */
   | { kind: "attach"; port: MessagePort }
+  /** from now on, tell this port of the aggregates that appends from other ports changed */
+  | { kind: "watch" }
   | { kind: "close" };
 
 /** A domain error as data: the event store turns it back into ConcurrencyError or UniqueConstraintError. */
@@ -52,6 +54,8 @@ export type WriterReply =
   | { kind: "appended"; id: number; outcomes: AppendOutcome[] }
   | { kind: "saved"; id: number }
   | { kind: "failed"; id: number; message: string; code?: string }
+  /** after a commit, to a watching port: what the commit's appends from other ports changed */
+  | { kind: "others"; appended: AggregateAt[] }
   | { kind: "closed" };
 
 class Conflict extends Error {
@@ -184,6 +188,7 @@ type Queued<K extends WriterRequest["kind"]> = { request: Extract<WriterRequest,
 function serve(): void {
   const writer = openWriter(workerData as WriterOptions);
   const ports = new Set<MessagePort>();
+  const watchers = new Set<MessagePort>();
   let appends: Queued<"append">[] = [];
   let counters: Queued<"counters">[] = [];
   let closing = false;
@@ -225,8 +230,29 @@ function serve(): void {
         reply(port, { kind: "appended", id: request.id, outcomes: outcomes.slice(from, to) });
         from = to;
       }
+      if (watchers.size > 0) tellWatchers(group, outcomes);
     } catch (err) {
       for (const { request, port } of group) reply(port, { kind: "failed", id: request.id, ...failure(err) });
+    }
+  };
+
+  // after the answers, so that a thread hears of its own appends first
+  const tellWatchers = (group: readonly Queued<"append">[], outcomes: readonly AppendOutcome[]) => {
+    const byPort = new Map<MessagePort, AggregateAt[]>();
+    let i = 0;
+    for (const { request, port } of group) {
+      for (const append of request.appends) {
+        if (!("positions" in outcomes[i++]!)) continue;
+        let appended = byPort.get(port);
+        if (!appended) byPort.set(port, (appended = []));
+        for (const write of append.writes) {
+          appended.push({ type: write.aggregate.type, id: write.aggregate.id, sequence: write.expectedSequence + write.events.length });
+        }
+      }
+    }
+    for (const watcher of watchers) {
+      const appended = [...byPort].flatMap(([port, list]) => (port === watcher ? [] : list));
+      if (appended.length > 0) reply(watcher, { kind: "others", appended });
     }
   };
 
@@ -239,6 +265,10 @@ function serve(): void {
         case "attach":
           ports.add(request.port);
           listen(request.port);
+          return;
+        case "watch":
+          watchers.add(port);
+          port.once("close", () => watchers.delete(port));
           return;
         case "counters":
           counters.push({ request, port });

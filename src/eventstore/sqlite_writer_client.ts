@@ -10,7 +10,7 @@
  */
 import { MessageChannel, Worker, type MessagePort } from "node:worker_threads";
 import Database from "better-sqlite3";
-import { ConcurrencyError, storedEvent, UniqueConstraintError, type StoredEvent } from "./eventstore.js";
+import { ConcurrencyError, storedEvent, UniqueConstraintError, type AggregateAt, type StoredEvent } from "./eventstore.js";
 import type { AppendOutcome, AppendRequest, CounterRow, WriteConflict, WriterOptions, WriterReply, WriterRequest } from "./sqlite_writer.js";
 import { PendingCalls } from "../pending_calls.js";
 
@@ -20,6 +20,8 @@ export interface WriterClient {
   /** the append's events as stored; rejects with ConcurrencyError or UniqueConstraintError when it conflicts */
   append(append: AppendRequest): Promise<StoredEvent[]>;
   saveCounters(counters: readonly CounterRow[], now: number): Promise<void>;
+  /** from now on, calls `listener` after each commit that holds appends of other threads, with what they changed */
+  watchOthers(listener: (appended: readonly AggregateAt[]) => void): void;
   /** a new port to the same writer, to hand to another thread */
   attach(): MessagePort;
   running(): boolean;
@@ -58,6 +60,7 @@ function writerClient(target: Worker | MessagePort, instanceId: string, owner: b
   ready.catch(() => {});
   let onClosed: (() => void) | undefined;
   let onIdle: (() => void) | undefined;
+  const watching: ((appended: readonly AggregateAt[]) => void)[] = [];
   /** the appends of this turn of the event loop, sent together when it ends */
   let turn: TurnAppends | undefined;
 
@@ -100,6 +103,9 @@ function writerClient(target: Worker | MessagePort, instanceId: string, owner: b
       case "closed":
         stop(new Error("the event store is closed"));
         return;
+      case "others":
+        for (const listener of watching) listener(reply.appended);
+        return;
       default: {
         const pending = waiting.take(reply.id);
         if (waiting.size === 0) {
@@ -131,6 +137,9 @@ function writerClient(target: Worker | MessagePort, instanceId: string, owner: b
       return storedEvents(append, outcome.positions, instanceId);
     },
     saveCounters: (counters, now) => request((id) => ({ kind: "counters", id, counters, now })),
+    watchOthers(listener) {
+      if (watching.push(listener) === 1 && !stopped) target.postMessage({ kind: "watch" } satisfies WriterRequest);
+    },
     attach() {
       const { port1, port2 } = new MessageChannel();
       target.postMessage({ kind: "attach", port: port2 } satisfies WriterRequest, [port2]);

@@ -110,8 +110,8 @@ export async function openApp(config: Config, logger: Logger, options: AppOption
   };
   const store = onAppend ? observeAppends(backend.store, onAppend) : backend.store;
   const adminTokenFile = path.join(config.dataDir, ADMIN_TOKEN_FILE);
-  // on the SQLite file of a single process, this process makes nearly every append
-  const aggregates = new Aggregates(store, { decideOnKept: backend.kind === "sqlite" && config.workers <= 1 });
+  // on the SQLite file of a single process, this process makes nearly every append, and its threads hear of each other's
+  const aggregates = new Aggregates(store, { decideOnKept: backend.kind === "sqlite" });
   let keyIds: string[];
   try {
     const created = await setupInstance(store);
