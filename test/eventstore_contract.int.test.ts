@@ -370,6 +370,23 @@ describe.each([sqliteBackend(), postgresBackend()])("$name event store", (backen
     expect(await b.readAggregate(USER_1)).toHaveLength(1);
   });
 
+  it("checks an expected sequence against what another connection appended since this one's last append", async () => {
+    const a = await open();
+    const b = await open();
+    await a.append([write(USER_1, 0, [event("user.added")])]);
+    await b.append([write(USER_1, 1, [event("user.changed")])]);
+
+    await expect(a.append([write(USER_1, 1, [event("user.changed")])])).rejects.toMatchObject({
+      name: "ConcurrencyError",
+      expectedSequence: 1,
+      actualSequence: 2,
+    });
+    await expect(a.append([write(USER_1, 2, [event("user.changed")])])).resolves.toMatchObject([{ sequence: 3 }]);
+    // nor may it run ahead of the store
+    await expect(b.append([write(USER_1, 7, [event("user.changed")])])).rejects.toMatchObject({ expectedSequence: 7, actualSequence: 3 });
+    expect((await b.readAggregate(USER_1)).map((e) => e.sequence)).toEqual([1, 2, 3]);
+  });
+
   it("lets exactly one of two connections take a unique value", async () => {
     const a = await open();
     const b = await open();

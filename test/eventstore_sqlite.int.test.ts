@@ -95,6 +95,9 @@ describe("SqliteEventStore group commit", () => {
     // each append keeps the time it was made at
     const times = store.db.prepare("SELECT created_at FROM events WHERE aggregate_id != 'taken' ORDER BY position").pluck().all();
     expect(times).toEqual([2, 4, 4, 5, 8, 8]);
+    // what a refused append wrote and undid does not count as stored
+    await expect(store.append([{ ...added("f"), expectedSequence: 1 }])).rejects.toMatchObject({ name: "ConcurrencyError", actualSequence: 0 });
+    await expect(store.append([added("f")])).resolves.toMatchObject([{ sequence: 1 }]);
   });
 
   it("waits for another connection's write lock without blocking the event loop", async () => {
@@ -117,6 +120,8 @@ describe("SqliteEventStore group commit", () => {
     const results = await Promise.allSettled([store.append([added("x")]), store.append([added("boom")]), store.append([added("y")])]);
     expect(results.map((r) => r.status)).toEqual(["rejected", "rejected", "rejected"]);
     expect(store.db.prepare("SELECT count(*) FROM events").pluck().get()).toBe(0);
+    // nor does what a failed commit held
+    await expect(store.append([{ ...added("x"), expectedSequence: 1 }])).rejects.toMatchObject({ name: "ConcurrencyError", actualSequence: 0 });
     await expect(store.append([added("x")])).resolves.toHaveLength(1);
   });
 
