@@ -14,7 +14,8 @@
  *   npm run bench -- --workers-only    the same as --only workers
  *
  * Other flags: --duration S, --warmup S (the least warm-up; see warmUp in
- * bench/lib/measure.ts), --warmup-max S, --rounds N, --users N, --big-users N,
+ * bench/lib/measure.ts), --warmup-max S, --latency-warmup S (before a
+ * fixed-rate run, 20), --rounds N, --users N, --big-users N,
  * --history-users N, --history-events N, --no-peer, --keep (leave
  * bench/tmp/<run> in place), --profile-only, --profile-calls
  * grpc-reset,rest-reset,grpc-noop (which loads to profile; the profiled store

@@ -5,10 +5,10 @@
  * nothing else), over gRPC and Connect JSON; REST PasswordReset and no-op
  * against the bare Connect JSON ones (the REST no-op runs every per-call
  * feature without connect-node). Per protocol, latchkey and the bare servers take
- * turns, their order reversed each round. Then, at one
- * fixed offered rate per protocol (half of latchkey's PasswordReset saturation),
- * the bare no-op, latchkey's no-op and PasswordReset, to tell the latency tail
- * of the stack and the machine from latchkey's own.
+ * turns, their order reversed each round. Then latchkey's PasswordReset, the
+ * bare no-op and the bare append, each at half of its own saturation (the
+ * latency target's load), to tell the tail of the stack and the machine from
+ * latchkey's own.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -54,20 +54,23 @@ export async function bareBlock(ctx: ScaleContext): Promise<Measurement[]> {
     }
   }
 
-  const halfOfReset = (protocol: Protocol) =>
-    median(runs.filter((m) => m.label === `${protocol} reset` && m.server === "latchkey" && m.offeredRps === undefined).map((m) => m.rps)) / 2;
+  // the latency target: each server at half of its own saturation throughput above
+  const halfOf = (label: string, server: "latchkey" | "bare") =>
+    median(runs.filter((m) => m.label === label && m.server === server && m.offeredRps === undefined).map((m) => m.rps)) / 2;
   for (let round = 1; round <= config.rounds; round++) {
-    log(`${s.users} users, fixed rate beside the bare no-op, round ${round}/${config.rounds}`);
+    log(`${s.users} users, each server at half of its saturation, round ${round}/${config.rounds}`);
     for (const protocol of ["grpc", "connect"] as const) {
-      const rate = halfOfReset(protocol);
       const latchkeyTurn = () =>
         ctx.withLatchkey(async (server) => {
-          for (const call of ["reset", "noop"] as const) {
-            runs.push(await warmAndMeasure({ ...ctx.target(server, protocol, call), tags: { server: "latchkey" } }, round, rate));
-          }
+          const target = { ...ctx.target(server, protocol, "reset"), tags: { server: "latchkey" as const } };
+          runs.push(await warmAndMeasure(target, round, halfOf(`${protocol} reset`, "latchkey")));
         });
-      const bareTurn = () => withBare(token, "noop", async (server) => void runs.push(await warmAndMeasure(bareTarget(server, protocol, "noop", s.ids, s.idsFile, ctx.h2work), round, rate)));
-      for (const turn of roundOrder([latchkeyTurn, bareTurn], round)) await turn();
+      const bareTurn = (kind: BareKind) => () =>
+        withBare(token, kind, async (server) => {
+          const call = kind === "noop" ? "noop" : "reset";
+          runs.push(await warmAndMeasure(bareTarget(server, protocol, call, s.ids, s.idsFile, ctx.h2work), round, halfOf(`${protocol} ${call}`, "bare")));
+        });
+      for (const turn of roundOrder([latchkeyTurn, bareTurn("noop"), bareTurn("append")], round)) await turn();
     }
   }
   return runs;

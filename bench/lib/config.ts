@@ -28,6 +28,7 @@ export const { values: flags } = orExit(() =>
       duration: { type: "string" },
       warmup: { type: "string" },
       "warmup-max": { type: "string" },
+      "latency-warmup": { type: "string" },
       rounds: { type: "string" },
       users: { type: "string" },
       "big-users": { type: "string" },
@@ -72,6 +73,13 @@ export const config = orExit(() => ({
    */
   warmupMaxS: positive("warmup-max", flags["warmup-max"], positive("warmup", flags.warmup, flags.quick ? 1 : 3)),
   jitSettledShare: 0.05,
+  /**
+   * Seconds of load at the offered rate before a fixed-rate (latency) run.
+   * A server's first seconds hold its compiler's work, which makes the tail
+   * of a run right after start several times that of the same server warmed
+   * (see BENCHMARKS.md, "The tail after the warm-up").
+   */
+  latencyWarmupS: positive("latency-warmup", flags["latency-warmup"], flags.quick ? 2 : 20),
   rounds: positive("rounds", flags.rounds, flags.quick ? 1 : 3),
   users: positive("users", flags.users, 1000),
   bigUsers: positive("big-users", flags["big-users"], 1_000_000),

@@ -101,13 +101,14 @@ const WARMUP_SLICE_MS = 2000;
  * 6-8 s), and a long-running service has that work behind it. Under the gRPC
  * load they stay above 5 % for every server (its calls leave more garbage for
  * the concurrent GC), which then gets --warmup-max. The same rule holds for
- * every server measured.
+ * every server measured. At a fixed offered rate the load first runs for
+ * --latency-warmup seconds instead of --warmup.
  */
 export async function warmUp(t: Target, rate?: number, fixed = false): Promise<{ seconds: number; helperShare: number }> {
   // the seconds asked for decide when to stop; the seconds the load ran (the gRPC pool
   // lets each h2load process finish its calls) are what is reported
-  let asked = config.warmupS;
-  let seconds = (await t.load(config.warmupS * 1000, rate)).wallSeconds;
+  let asked = rate === undefined || fixed ? config.warmupS : Math.max(config.warmupS, config.latencyWarmupS);
+  let seconds = (await t.load(asked * 1000, rate)).wallSeconds;
   let helperShare = NaN;
   while (!fixed && asked < config.warmupMaxS) {
     const cpu0 = t.server.cpu().total;

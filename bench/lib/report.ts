@@ -1,7 +1,7 @@
 /** Markdown tables from a results JSON of bench/run.ts. */
 import { NAMES, PROTOCOLS, figures, n0, n2, pct, workerFigures, x, type Scale } from "./figures.js";
 import { profileMarkdown, type ProfileSummary } from "./profile.js";
-import { bareAtRateTable, bareFigures, bareTable, historyFigures, historyTable, postgresTable } from "./report_blocks.js";
+import { bareAtRate, bareAtRateTable, bareFigures, bareTable, historyFigures, historyTable, postgresTable } from "./report_blocks.js";
 
 export { summarize } from "./report_blocks.js";
 
@@ -64,7 +64,13 @@ export function targets(results: Results): { target: string; measured: string; m
   }
   for (const p of PROTOCOLS) {
     const f = figures(small, `${p} reset`, true);
-    if (f) out.push({ target: `${NAMES[p]}: p99 ≤ 10 ms at half of saturation`, measured: `${n2(f.p99)} ms`, met: f.p99 <= 10 });
+    if (!f) continue;
+    const bare = bareAtRate(small).find((row) => row.protocol === p);
+    const floor =
+      bare?.reset && bare.append && bare.bare
+        ? `; bare block, each at half of its own saturation: PasswordReset ${n2(bare.reset.p99)} ms, the bare append ${n2(bare.append.p99)} ms, the bare no-op ${n2(bare.bare.p99)} ms`
+        : "";
+    out.push({ target: `${NAMES[p]}: p99 ≤ 10 ms at half of saturation`, measured: `${n2(f.p99)} ms${floor}`, met: f.p99 <= 10 });
   }
   if (big) {
     for (const p of PROTOCOLS) {
